@@ -5,12 +5,16 @@ FUZZTIME  ?= 3s
 BIN       := bin/akciz
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build test unit fuzz-short fuzz lint bench bench-go bench-modbus clean
+.PHONY: all build demo test unit fuzz-short fuzz lint bench bench-go bench-modbus clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/akciz
+
+## demo: the main job for now: the fuel-depot simulator, read over Modbus TCP for 20 s (tools/demo.sh).
+demo: build
+	tools/demo.sh
 
 ## test: everything CI runs: lint, unit and conformance tests with the race detector, a short fuzz of every target.
 test: lint unit fuzz-short
@@ -36,6 +40,10 @@ bench: bench-go bench-modbus
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-modbus: akciz's Modbus client and server against libmodbus on loopback, BENCH_SECONDS (5) per figure.
+bench-modbus:
+	GO=$(GO) BENCH_SECONDS=$${BENCH_SECONDS:-5} tools/bench-modbus.sh
 
 clean:
 	rm -rf bin
