@@ -256,10 +256,10 @@ func (k *checker) tag(t *Tag, p *Point) {
 	}
 	// Intervals.
 	if p != nil && p.Class.Valid() && t.ReadInterval > p.Class.MaxInterval() {
-		k.errorf(t.Pos, "interval-class", i18n.M("config.rule.read_interval_class", t.Name, fmtDur(t.ReadInterval),
-			fmtDur(p.Class.MaxInterval()), p.Class.Point(), string(p.Class)))
+		k.errorf(t.Pos, "interval-class", i18n.M("config.rule.read_interval_class", t.Name, i18n.Duration(t.ReadInterval),
+			i18n.Duration(p.Class.MaxInterval()), p.Class.Point(), string(p.Class)))
 	} else if p != nil && p.Interval > 0 && t.ReadInterval > p.Interval {
-		k.warnf(t.Pos, "read-interval", i18n.M("config.rule.read_interval_point", t.Name, fmtDur(t.ReadInterval), fmtDur(p.Interval)))
+		k.warnf(t.Pos, "read-interval", i18n.M("config.rule.read_interval_point", t.Name, i18n.Duration(t.ReadInterval), i18n.Duration(p.Interval)))
 	}
 	// The normalisation formula, compiled once here for the agent.
 	t.Compiled = nil
@@ -426,7 +426,7 @@ func (k *checker) point(p *Point) {
 	// The interval of чл. 30, ал. 13.
 	if p.Class.Valid() {
 		if max := p.Class.MaxInterval(); p.Interval > max {
-			k.errorf(p.Pos, "interval-class", i18n.M("config.rule.interval_class", p.ID, fmtDur(p.Interval), fmtDur(max), p.Class.Point(), string(p.Class)))
+			k.errorf(p.Pos, "interval-class", i18n.M("config.rule.interval_class", p.ID, i18n.Duration(p.Interval), i18n.Duration(max), p.Class.Point(), string(p.Class)))
 		}
 	}
 	if p.Interval != badDuration && p.Interval <= 0 {

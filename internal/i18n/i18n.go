@@ -141,7 +141,7 @@ func (p *Printer) T(key string, args ...any) string {
 	if len(args) == 0 {
 		return f
 	}
-	return fmt.Sprintf(f, args...)
+	return fmt.Sprintf(f, localize(p.lang, args)...)
 }
 
 // Message is a text not yet translated: a key and its arguments, carried (in errors, for example) until

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // verbs lists the fmt verbs of a message, so that a translation that drops or changes an argument is
@@ -142,5 +143,30 @@ func TestFromEnv(t *testing.T) {
 	t.Setenv("AKCIZ_LANG", "bg")
 	if got := FromEnv(); got != BG {
 		t.Errorf("FromEnv with AKCIZ_LANG=bg = %q", got)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, c := range []struct {
+		d      time.Duration
+		bg, en string
+	}{
+		{10 * time.Minute, "10 мин", "10 min"},
+		{time.Hour + 30*time.Minute, "1 ч 30 мин", "1 h 30 min"},
+		{15 * time.Second, "15 с", "15 s"},
+		{0, "0 с", "0 s"},
+		{1500 * time.Millisecond, "1 с 500 мс", "1 s 500 ms"},
+		{-2 * time.Minute, "-2 мин", "-2 min"},
+	} {
+		if got := Duration(c.d).Localize(BG); got != c.bg {
+			t.Errorf("bg %v = %q, want %q", c.d, got, c.bg)
+		}
+		if got := Duration(c.d).Localize(EN); got != c.en {
+			t.Errorf("en %v = %q, want %q", c.d, got, c.en)
+		}
+	}
+	// Through a printer, as messages use it.
+	if got := For(EN).T("common.usage") + For(BG).T("main.unknown_command", Duration(time.Minute)); got != "Usageнепозната команда \"1 мин\"" {
+		t.Errorf("localized argument = %q", got)
 	}
 }
