@@ -65,12 +65,12 @@ func TestConfigCheckSamples(t *testing.T) {
 
 func TestConfigCheckBroken(t *testing.T) {
 	code, stdout, _ := runConfigArgs(t, i18n.BG, "check", broken)
-	want := broken + ":11:3: грешка: точката за контрол BGNCA00005001001001 се отчита през 15m, а чл. 30, ал. 13, т. 1 допуска най-много 10m за клас road [interval-class]\n"
+	want := broken + ":11:3: грешка: точката за контрол BGNCA00005001001001 се отчита през 15 мин, а чл. 30, ал. 13, т. 1 допуска най-много 10 мин за клас road [interval-class]\n"
 	if code != 1 || stdout != want {
 		t.Errorf("code %d\n got %q\nwant %q", code, stdout, want)
 	}
 	code, stdout, _ = runConfigArgs(t, i18n.BG, "check", broken, "--lang", "en")
-	if code != 1 || !strings.Contains(stdout, "is read every 15m, but чл. 30(13) т. 1 allows at most 10m") {
+	if code != 1 || !strings.Contains(stdout, "is read every 15 min, but чл. 30(13) т. 1 allows at most 10 min") {
 		t.Errorf("--lang en: code %d\n%s", code, stdout)
 	}
 }
