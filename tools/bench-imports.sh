@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The import benchmarks (make bench-imports): the SEPI barcode lists of one million packages
+# (internal/sepi) and a 0.5 GB quarterly electricity table (internal/energy, чл. 24), each checked in a
+# child process whose wall time and peak resident memory are reported. The last line sums them up:
+#   imports sepi_1m_s=T1 sepi_peak_mb=M1 energy_500mb_s=T2 energy_peak_mb=M2
+# A figure that could not be measured is NA, never made up.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+export AKCIZ_BENCH_IMPORTS=1
+
+# figure KEY TEXT: the value of KEY=VALUE in TEXT, or NA.
+figure() {
+  local v
+  v=$(grep -o "$1=[^ ]*" <<<"$2" | tail -n1 | cut -d= -f2)
+  echo "${v:-NA}"
+}
+
+echo "df -h ${TMPDIR:-/tmp}:"; df -h "${TMPDIR:-/tmp}" | tail -n1
+
+sepi_out=""
+if [ -d internal/sepi ] && $GO test -list '^TestBenchImport$' ./internal/sepi 2>/dev/null | grep -q '^TestBenchImport$'; then
+  sepi_out=$($GO test -run '^TestBenchImport$' -count=1 -v -timeout 10m ./internal/sepi 2>&1) || echo "sepi benchmark failed:"
+  echo "$sepi_out" | grep -E 'sepi_|FAIL|SKIP|ok ' || true
+else
+  echo "internal/sepi has no TestBenchImport: the SEPI figures are NA"
+fi
+
+energy_out=$($GO test -run '^TestBenchImport$' -count=1 -v -timeout 10m ./internal/energy 2>&1) || echo "energy benchmark failed:"
+echo "$energy_out" | grep -E 'energy_|generated|child|FAIL|SKIP|ok ' || true
+
+echo "imports sepi_1m_s=$(figure sepi_1m_s "$sepi_out") sepi_peak_mb=$(figure sepi_peak_mb "$sepi_out") energy_500mb_s=$(figure energy_500mb_s "$energy_out") energy_peak_mb=$(figure energy_peak_mb "$energy_out")"
