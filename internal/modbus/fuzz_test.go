@@ -200,7 +200,7 @@ func FuzzClientTCPStream(f *testing.F) {
 		defer putCall(p)
 		p.tid = 1
 		nc := &streamConn{r: bytes.NewReader(in)}
-		c := &tcpConn{nc: nc, br: bufio.NewReader(nc), pending: map[uint16]*call{1: p}, dead: make(chan struct{})}
+		c := &tcpConn{nc: nc, io: newConnIO(nc), br: bufio.NewReader(nc), pending: map[uint16]*call{1: p}, dead: make(chan struct{})}
 		c.readLoop()
 		<-p.done // by an answer or by the end of the stream
 		if p.err != nil {
@@ -228,7 +228,7 @@ func FuzzClientTCPSync(f *testing.F) {
 		p := fuzzCall(fn, qty)
 		defer putCall(p)
 		nc := &streamConn{r: bytes.NewReader(in)}
-		c := &tcpConn{nc: nc, sync: true, rbuf: make([]byte, 4096), pending: map[uint16]*call{}, dead: make(chan struct{})}
+		c := &tcpConn{nc: nc, io: newConnIO(nc), sync: true, rbuf: make([]byte, 4096), pending: map[uint16]*call{}, dead: make(chan struct{})}
 		tr := &tcpTransport{addr: "fuzz"}
 		if _, err := tr.doSync(context.Background(), cfg, p, c); err != nil {
 			return

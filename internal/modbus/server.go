@@ -1,7 +1,6 @@
 package modbus
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,9 +17,11 @@ import (
 // function code, and lets Handler answer them. The zero value with a Handler set is ready to serve;
 // one Server may serve several listeners and ports at once.
 //
-// On TCP a connection's requests are read while earlier ones are being served (pipelining); they are
-// answered in order, and answers to requests that arrived together go out in one write. When the client
-// closes the connection, the ctx of the Handler call in progress is cancelled.
+// On TCP each connection is served by one goroutine. Requests a client sends without waiting for the
+// answers (pipelining) are served in order, and the answers to requests that arrived together go out in
+// one write. The ctx of a Handler call is cancelled when the server stops, on CloseConnections, and when
+// the client closes the connection while the call has lasted longer than 20 ms (a quicker call is not
+// watched: it ends before watching would pay off).
 type Server struct {
 	// Handler serves the data. Required.
 	Handler Handler
@@ -159,141 +160,203 @@ func (s *Server) serveListener(ctx context.Context, ln net.Listener, serveConn f
 	}
 }
 
-// tcpRequest is one request read from a connection, waiting to be served.
-type tcpRequest struct {
-	hdr [mbapLen]byte
-	pdu [MaxPDU]byte
-	n   int
+// slowHandler is how long a Handler call may take before the connection is watched for the client
+// leaving (which cancels the call's ctx). Quicker calls cost the watch nothing but a timer's reset.
+const slowHandler = 20 * time.Millisecond
+
+// tcpServerConn is the state of one Modbus TCP connection being served.
+type tcpServerConn struct {
+	s      *Server
+	nc     net.Conn
+	io     *connIO
+	cancel context.CancelFunc // cancels the ctx of the Handler calls
+
+	// Requests are framed in in[r:w]; answers gather in out[:o] until no further request is there.
+	in   [8192]byte
+	r, w int
+	out  [4096]byte
+	o    int
+	sb   serverBuffers
+
+	idle time.Time // when the last request was served, with IdleTimeout
+
+	// The watch of a slow Handler call: state is watchIdle, watchServing while the Handler runs, and
+	// watchOn once the timer found it still running and the watch reads the connection.
+	state     atomic.Int32
+	timer     *time.Timer
+	watchDone chan struct{}
 }
 
-// serverQueue is how many requests of one connection may be read ahead of the one being served.
-const serverQueue = 16
+const (
+	watchIdle = iota
+	watchServing
+	watchOn
+)
 
-// serveTCPConn serves one connection with two goroutines: a reader that reads requests ahead (a
-// pipelining client's next requests, and the end of the connection, which cancels the ctx of the
-// Handler call in progress), and this one, which serves them in order and writes the answers, those to
-// requests that arrived together in one write. Request buffers circulate between the two, so serving
-// allocates nothing.
+// serveTCPConn serves one connection on one goroutine: it frames requests from what has been read,
+// serves each in turn and writes the answers; answers to requests that arrived together (a pipelining
+// client's) go out in one write, when no further complete request is buffered. One goroutine and no
+// hand-off keeps a request's processor time down to the system calls it needs: on a strict
+// request/answer exchange the goroutine hand-offs cost more than the exchange itself.
+//
+// Nothing reads the connection while the Handler works, so a client leaving would go unnoticed until
+// the answer is written; a Handler call that lasts longer than slowHandler has the connection watched
+// (read ahead) meanwhile, and the client leaving cancels its ctx.
 func (s *Server) serveTCPConn(ctx context.Context, nc net.Conn) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	reqs := make(chan *tcpRequest, serverQueue)
-	free := make(chan *tcpRequest, serverQueue+1)
-	for range serverQueue + 1 {
-		free <- new(tcpRequest)
+	c := &tcpServerConn{s: s, nc: nc, io: newConnIO(nc), cancel: cancel, watchDone: make(chan struct{}, 1)}
+	c.timer = time.AfterFunc(time.Hour, c.onSlow)
+	c.timer.Stop()
+	defer c.timer.Stop()
+	if s.IdleTimeout > 0 {
+		c.idle = time.Now()
+		_ = nc.SetReadDeadline(c.idle.Add(s.IdleTimeout))
 	}
-	done := make(chan struct{})
-	readerDone := make(chan struct{})
-	var busy atomic.Bool
-	go func() {
-		defer close(readerDone)
-		defer close(reqs)
-		s.readTCPRequests(nc, reqs, free, done, &busy)
-		// The client is gone (or its stream is no longer framed): a Handler still at work can stop.
-		cancel()
-	}()
-	defer func() {
-		close(done)
-		nc.Close()
-		<-readerDone
-	}()
-
-	bw := bufio.NewWriterSize(nc, 4096)
-	var resp [MaxTCPADU]byte
-	sb := new(serverBuffers)
-	for r := range reqs {
-		busy.Store(true)
-		unit, pdu := r.hdr[6], r.pdu[:r.n]
-		out := resp[mbapLen:]
+	log := s.logger()
+	for {
+		frame, err := c.next()
+		if err != nil {
+			_ = c.flush()
+			var ne net.Error
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !(errors.As(err, &ne) && ne.Timeout()) {
+				log.Debug("modbus: connection ended", "remote", nc.RemoteAddr(), "err", err)
+			}
+			return
+		}
+		if frame == nil {
+			// The length is all there is to find the next frame by: without it the stream is lost.
+			log.Warn("modbus: malformed mbap header, closing connection", "remote", nc.RemoteAddr(), "header", fmt.Sprintf("% x", c.in[c.r:c.r+mbapLen]))
+			_ = c.flush()
+			return
+		}
+		if be16(frame[2:]) != 0 {
+			continue // not Modbus: discarded (Modbus Messaging on TCP/IP v1.0b §4.4.1.2)
+		}
+		if len(c.out)-c.o < MaxTCPADU {
+			if c.flush() != nil {
+				return
+			}
+		}
+		unit, pdu := frame[6], frame[mbapLen:]
+		h := c.out[c.o : c.o+mbapLen]
+		resp := c.out[c.o+mbapLen : c.o+MaxTCPADU]
 		var n int
-		var err error
 		if unit != 0 && unit != 0xFF && !s.serves(unit) {
-			out[0], out[1] = pdu[0]|exception, byte(GatewayPathUnavailable)
+			resp[0], resp[1] = pdu[0]|exception, byte(GatewayPathUnavailable)
 			n = 2
 		} else {
-			n, err = serve(ctx, s.Handler, unit, pdu, out, sb)
+			c.state.Store(watchServing)
+			c.timer.Reset(slowHandler)
+			n, err = serve(ctx, s.Handler, unit, pdu, resp, &c.sb)
+			c.timer.Stop()
+			if !c.state.CompareAndSwap(watchServing, watchIdle) {
+				c.stopWatch()
+			}
 		}
-		busy.Store(false)
-		h := resp[:mbapLen]
-		copy(h, r.hdr[:])
-		free <- r
+		if s.IdleTimeout > 0 {
+			c.idle = time.Now()
+		}
+		copy(h, frame[:mbapLen])
 		put16(h[4:], uint16(n+1))
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrNoResponse):
 			continue
 		case errors.Is(err, ErrDropConnection):
-			_ = bw.Flush()
+			_ = c.flush()
 			return
 		case errors.Is(err, ErrCorruptResponse):
 			put16(h[4:], 0) // a length no frame can have
 		}
-		if _, err := bw.Write(resp[:mbapLen+n]); err != nil {
-			return
-		}
-		if len(reqs) == 0 {
-			// Nothing more has arrived: send the answers gathered so far.
-			if err := bw.Flush(); err != nil {
-				return
-			}
-		}
+		c.o += mbapLen + n
 	}
-	_ = bw.Flush()
 }
 
-// readTCPRequests reads requests from nc into buffers taken from free and queues them on reqs, until
-// the connection ends, a frame is malformed, the connection is idle for IdleTimeout, or done closes.
-func (s *Server) readTCPRequests(nc net.Conn, reqs, free chan *tcpRequest, done chan struct{}, busy *atomic.Bool) {
-	log := s.logger()
-	br := bufio.NewReaderSize(nc, 4096)
+// next returns the next request frame (MBAP header and PDU), reading when none is buffered, and
+// writing the answers gathered before it blocks; nil with no error for a malformed MBAP header.
+func (c *tcpServerConn) next() ([]byte, error) {
 	for {
-		var r *tcpRequest
-		select {
-		case r = <-free:
-		case <-done:
-			return
+		if b := c.in[c.r:c.w]; len(b) >= mbapLen {
+			length := int(be16(b[4:]))
+			if length < 2 || length > MaxPDU+1 {
+				return nil, nil
+			}
+			if total := mbapLen - 1 + length; len(b) >= total {
+				c.r += total
+				return b[:total], nil
+			}
 		}
-		// Wait for the next frame without consuming anything, so that the idle timeout cannot cut one.
-		for {
-			if s.IdleTimeout > 0 {
-				_ = nc.SetReadDeadline(time.Now().Add(s.IdleTimeout))
-			}
-			_, err := br.Peek(1)
-			if err == nil {
-				break
-			}
+		// Nothing more to serve until the client sends more: send the answers gathered so far.
+		if err := c.flush(); err != nil {
+			return nil, err
+		}
+		if c.r == c.w {
+			c.r, c.w = 0, 0
+		} else if len(c.in)-c.w < MaxTCPADU {
+			c.w = copy(c.in[:], c.in[c.r:c.w])
+			c.r = 0
+		}
+		n, err := c.io.Read(c.in[c.w:])
+		c.w += n
+		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && busy.Load() {
-				continue // not idle: a request is being served
+			if c.s.IdleTimeout > 0 && errors.As(err, &ne) && ne.Timeout() {
+				// The deadline is set once per IdleTimeout, not per request: it may have passed
+				// with requests served since.
+				if dl := c.idle.Add(c.s.IdleTimeout); time.Now().Before(dl) {
+					_ = c.nc.SetReadDeadline(dl)
+					continue
+				}
 			}
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !(errors.As(err, &ne) && ne.Timeout()) {
-				log.Debug("modbus: connection ended", "remote", nc.RemoteAddr(), "err", err)
+			return nil, err
+		}
+	}
+}
+
+// flush writes the answers gathered.
+func (c *tcpServerConn) flush() error {
+	if c.o == 0 {
+		return nil
+	}
+	_, err := c.io.Write(c.out[:c.o])
+	c.o = 0
+	return err
+}
+
+// onSlow starts the watch of a Handler call that is taking long, on the timer's goroutine.
+func (c *tcpServerConn) onSlow() {
+	if !c.state.CompareAndSwap(watchServing, watchOn) {
+		return // the call has ended (the timer fired late)
+	}
+	defer func() { c.watchDone <- struct{}{} }()
+	// Read ahead into the free end of in: the request being served lies before it, untouched.
+	for c.w < len(c.in) {
+		n, err := c.io.Read(c.in[c.w:])
+		c.w += n
+		if err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				// The client is gone (or the connection was closed): the Handler can stop. What it
+				// sent before it left is still served (a half-closed client may wait for the answers),
+				// with the ctx cancelled, as the next read sees the end too.
+				c.cancel()
 			}
-			return
-		}
-		if _, err := io.ReadFull(br, r.hdr[:]); err != nil {
-			return
-		}
-		proto, length := be16(r.hdr[2:]), int(be16(r.hdr[4:]))
-		if length < 2 || length > MaxPDU+1 {
-			// The length is all there is to find the next frame by: without it the stream is lost.
-			log.Warn("modbus: malformed mbap header, closing connection", "remote", nc.RemoteAddr(), "header", fmt.Sprintf("% x", r.hdr))
-			return
-		}
-		r.n = length - 1
-		if _, err := io.ReadFull(br, r.pdu[:r.n]); err != nil {
-			return
-		}
-		if proto != 0 {
-			free <- r // not Modbus: discarded (Modbus Messaging on TCP/IP v1.0b §4.4.1.2)
-			continue
-		}
-		select {
-		case reqs <- r:
-		case <-done:
 			return
 		}
 	}
+}
+
+// stopWatch ends the watch of a Handler call, which has returned, and waits for it.
+func (c *tcpServerConn) stopWatch() {
+	_ = c.nc.SetReadDeadline(time.Unix(1, 0)) // in the past: the watch's read returns at once
+	<-c.watchDone
+	c.state.Store(watchIdle)
+	var dl time.Time
+	if c.s.IdleTimeout > 0 {
+		dl = time.Now().Add(c.s.IdleTimeout)
+	}
+	_ = c.nc.SetReadDeadline(dl)
 }
 
 // ServeSerial opens the serial device path with cfg and serves RTU on it until ctx is done (then it

@@ -206,3 +206,102 @@ func TestServerCancelsHandlerWhenClientLeaves(t *testing.T) {
 		t.Fatal("the Handler's ctx was not cancelled")
 	}
 }
+
+// slowReadHandler answers reads like Memory, after a pause longer than the server's slowHandler, so that
+// the connection is watched while it works.
+type slowReadHandler struct {
+	*Memory
+}
+
+func (h slowReadHandler) ReadHoldingRegisters(ctx context.Context, unit byte, addr uint16, dst []uint16) error {
+	time.Sleep(3 * slowHandler)
+	return h.Memory.ReadHoldingRegisters(ctx, unit, addr, dst)
+}
+
+// What the client sends while a slow Handler call is watched is served after it, in order, and a
+// client that half-closes its side after its requests still gets every answer.
+func TestServerSlowHandlerReadAhead(t *testing.T) {
+	mem := NewMemory(MemoryLayout{HoldingRegisters: 10})
+	_ = mem.SetHoldingRegisters(1, 0, []uint16{100, 101, 102})
+	nc, err := net.Dial("tcp", serveLoopback(t, &Server{Handler: slowReadHandler{mem}}, TCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.Write(tcpFrame(1, 1, 3, 0, 0, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// The rest comes while the first request is being served, which the watch reads ahead.
+	time.Sleep(2 * slowHandler)
+	if _, err := nc.Write(append(tcpFrame(2, 1, 3, 0, 1, 0, 1), tcpFrame(3, 1, 3, 0, 2, 0, 1)...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	ans, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ans) != 3*11 {
+		t.Fatalf("answers % x, want 3 of 11 bytes", ans)
+	}
+	for i := range 3 {
+		a := ans[i*11 : (i+1)*11]
+		if be16(a) != uint16(i+1) || be16(a[9:]) != uint16(100+i) {
+			t.Errorf("answer %d: % x", i, a)
+		}
+	}
+}
+
+// A connection with requests more often than IdleTimeout stays open although the server does not
+// move its read deadline on every request.
+func TestServerIdleTimeoutCountsFromLastRequest(t *testing.T) {
+	mem := NewMemory(MemoryLayout{HoldingRegisters: 10})
+	const idle = 150 * time.Millisecond
+	nc, err := net.Dial("tcp", serveLoopback(t, &Server{Handler: mem, IdleTimeout: idle}, TCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ans := make([]byte, 11)
+	start := time.Now()
+	for i := range 8 {
+		if _, err := nc.Write(tcpFrame(uint16(i), 1, 3, 0, 0, 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(nc, ans); err != nil {
+			t.Fatalf("request %d after %v: %v", i, time.Since(start), err)
+		}
+		time.Sleep(idle / 3)
+	}
+	// Then, idle, it is closed.
+	if _, err := nc.Read(ans); err != io.EOF {
+		t.Errorf("idle connection: %v, want EOF", err)
+	}
+}
+
+// A malformed MBAP header ends the connection; the answers to the requests before it are sent first.
+func TestServerMalformedHeaderAfterRequests(t *testing.T) {
+	mem := NewMemory(MemoryLayout{HoldingRegisters: 10})
+	nc, err := net.Dial("tcp", serveLoopback(t, &Server{Handler: mem}, TCP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	out := append(tcpFrame(1, 1, 3, 0, 0, 0, 1), tcpFrame(2, 1, 3, 0, 0, 0, 1)...)
+	out = append(out, 0, 3, 0, 0, 0x10, 0, 1) // length 4096
+	if _, err := nc.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	ans, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ans) != 2*11 || be16(ans) != 1 || be16(ans[11:]) != 2 {
+		t.Errorf("answers % x, want those to requests 1 and 2", ans)
+	}
+}

@@ -42,6 +42,7 @@ func withPort(addr string) string {
 
 type tcpConn struct {
 	nc  net.Conn
+	io  *connIO // nc's reads and writes
 	br  *bufio.Reader
 	wmu sync.Mutex // serialises writes
 
@@ -110,11 +111,11 @@ func (t *tcpTransport) connection(ctx context.Context, cfg *ClientConfig) (c *tc
 			return nil, false, err
 		}
 	}
-	c = &tcpConn{nc: nc, dead: make(chan struct{}), pending: map[uint16]*call{}}
+	c = &tcpConn{nc: nc, io: newConnIO(nc), dead: make(chan struct{}), pending: map[uint16]*call{}}
 	if cfg.MaxInFlight == 1 {
 		c.sync, c.rbuf = true, make([]byte, 4096)
 	} else {
-		c.br = bufio.NewReaderSize(nc, 4096)
+		c.br = bufio.NewReaderSize(c.io, 4096)
 		go c.readLoop()
 	}
 	t.conn = c
@@ -193,7 +194,7 @@ func (c *tcpConn) send(cfg *ClientConfig, frame []byte, dl time.Time) error {
 		}
 	}
 	_ = c.nc.SetWriteDeadline(dl)
-	_, err := c.nc.Write(frame)
+	_, err := c.io.Write(frame)
 	c.lastIO.Store(time.Now().UnixNano())
 	return err
 }
@@ -252,7 +253,7 @@ func (t *tcpTransport) doSync(ctx context.Context, cfg *ClientConfig, p *call, c
 			_ = c.nc.SetReadDeadline(rd)
 			c.readDL = rd
 		}
-		n, err := c.nc.Read(c.rbuf[c.w:])
+		n, err := c.io.Read(c.rbuf[c.w:])
 		c.w += n
 		got = got || n > 0
 		if err != nil {
