@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/akciz/akciz/internal/core"
+	"github.com/akciz/akciz/internal/i18n"
+	"github.com/akciz/akciz/internal/ingest"
+	"github.com/akciz/akciz/internal/wire"
+)
+
+// lineWriter collects output and tells, through lines, each line written.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		select {
+		case w.lines <- l:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.buf.String() }
+
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &environment{stdout: &out, stderr: &errb, stdin: strings.NewReader(""), p: i18n.For(i18n.EN)}
+	code := run(context.Background(), env, args)
+	return code, out.String(), errb.String()
+}
+
+const srvEIK = "175074752"
+
+func TestServerAdminAndRun(t *testing.T) {
+	dir := t.TempDir()
+	// An operator's certificate and key, self-signed: registered by fingerprint, so no CA is needed.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ИКУНК тест"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	certPEM := filepath.Join(dir, "operator.pem")
+	if err := os.WriteFile(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	steps := [][]string{
+		{"server", "operator", "add", "--dir", data, "--eik", srvEIK, "--name", "Нефтена база ЕООД"},
+		{"server", "site", "add", "--dir", data, "--warehouse", "BGNCA00005001", "--operator", srvEIK, "--name", "Склад"},
+		{"server", "device", "add", "--dir", data, "--id", "BGNCA00005001001"},
+		{"server", "cert", "add", "--dir", data, "--operator", srvEIK, certPEM},
+	}
+	for _, s := range steps {
+		if code, out, errs := runCmd(t, s...); code != 0 {
+			t.Fatalf("%v: %d\n%s%s", s, code, out, errs)
+		}
+	}
+	if code, out, _ := runCmd(t, "server", "cert", "list", "--dir", data); code != 0 || !strings.Contains(out, srvEIK) {
+		t.Errorf("cert list: %d %q", code, out)
+	}
+	if code, _, errs := runCmd(t, "server", "operator", "add", "--dir", data, "--eik", "123", "--name", "x"); code != 2 || !strings.Contains(errs, "EIK") {
+		t.Errorf("bad EIK: %d %q", code, errs)
+	}
+	if code, out, _ := runCmd(t, "server", "cert", "--help"); code != 0 || !strings.Contains(out, "revoke") {
+		t.Errorf("cert --help: %d %q", code, out)
+	}
+
+	// Start, accept a batch over HTTPS with the development certificate, stop cleanly.
+	vkey := serve(t, data, func(url string, client *http.Client) {
+		rec, err := wire.EncodeRecord(1, wire.ZeroHash, &core.Record{Kind: core.KindEvent, Time: core.Stamp(time.Now()),
+			Device: "BGNCA00005001001", Event: &core.Event{Kind: core.EventAgentStarted}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := wire.NewBatch("BGNCA00005001001", wire.ZeroHash, time.Now(), [][]byte{rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Sign(key, []*x509.Certificate{cert}); err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		if err := wire.WriteBatch(&body, h, [][]byte{rec}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Post(url+wire.BatchesPath, wire.BatchType, &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %s %s", resp.Status, b)
+		}
+		rc, err := wire.ParseReceipt(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb, _ := os.ReadFile(filepath.Join(data, ingest.VerifierKeyFile))
+		v, err := note.NewVerifier(strings.TrimSpace(string(kb)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rc.Verify(note.VerifierList(v), h, nil); err != nil {
+			t.Errorf("receipt: %v", err)
+		}
+	}, key, cert)
+	// A restart keeps the log key and the data.
+	if again := serve(t, data, func(url string, client *http.Client) {
+		resp, err := client.Get(url + "/api/v1/checkpoint")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(b), "\n1\n") {
+			t.Errorf("checkpoint after restart: %q", b)
+		}
+	}, key, cert); again != vkey {
+		t.Errorf("log key changed across restarts: %s, was %s", again, vkey)
+	}
+}
+
+var urlRE = regexp.MustCompile(`https://127\.0\.0\.1:[0-9]+`)
+
+// serve runs `akciz server` on a free port, calls fn with its URL and a client presenting the operator's
+// certificate, stops it and gives the log key it printed.
+func serve(t *testing.T, data string, fn func(url string, c *http.Client), key *ecdsa.PrivateKey, cert *x509.Certificate) string {
+	t.Helper()
+	out := &lineWriter{lines: make(chan string, 64)}
+	errw := &lineWriter{lines: make(chan string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	env := &environment{stdout: out, stderr: errw, stdin: strings.NewReader(""), p: i18n.For(i18n.EN)}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, env, []string{"server", "--dir", data, "--listen", "127.0.0.1:0"}) }()
+	var url string
+	timeout := time.After(20 * time.Second)
+	for url == "" {
+		select {
+		case l := <-out.lines:
+			url = urlRE.FindString(l)
+		case code := <-done:
+			cancel()
+			t.Fatalf("server exited %d\n%s%s", code, out, errw)
+		case <-timeout:
+			cancel()
+			t.Fatalf("server did not start\n%s%s", out, errw)
+		}
+	}
+	caPEM, err := os.ReadFile(filepath.Join(data, devCAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, MinVersion: tls.VersionTLS13,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key}}}}}
+	fn(url, client)
+	client.CloseIdleConnections()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("server exited %d\n%s%s", code, out, errw)
+	}
+	if !strings.Contains(out.String(), "DEVELOPMENT ONLY") || !strings.Contains(out.String(), "stopped") {
+		t.Errorf("output:\n%s", out)
+	}
+	m := regexp.MustCompile(`akciz verify --checkpoint-key\): (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no log key in the output:\n%s", out)
+	}
+	return m[1]
+}
