@@ -259,7 +259,9 @@ func TestServerSlowHandlerReadAhead(t *testing.T) {
 // move its read deadline on every request.
 func TestServerIdleTimeoutCountsFromLastRequest(t *testing.T) {
 	mem := NewMemory(MemoryLayout{HoldingRegisters: 10})
-	const idle = 150 * time.Millisecond
+	// Generous, so that a loaded machine's scheduling cannot pass for idleness: the requests together
+	// last longer than idle, each gap is a quarter of it.
+	const idle = time.Second
 	nc, err := net.Dial("tcp", serveLoopback(t, &Server{Handler: mem, IdleTimeout: idle}, TCP))
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +269,7 @@ func TestServerIdleTimeoutCountsFromLastRequest(t *testing.T) {
 	defer nc.Close()
 	ans := make([]byte, 11)
 	start := time.Now()
-	for i := range 8 {
+	for i := range 6 {
 		if _, err := nc.Write(tcpFrame(uint16(i), 1, 3, 0, 0, 0, 1)); err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +277,10 @@ func TestServerIdleTimeoutCountsFromLastRequest(t *testing.T) {
 		if _, err := io.ReadFull(nc, ans); err != nil {
 			t.Fatalf("request %d after %v: %v", i, time.Since(start), err)
 		}
-		time.Sleep(idle / 3)
+		time.Sleep(idle / 4)
+	}
+	if time.Since(start) <= idle {
+		t.Fatalf("the requests took %v, not longer than the idle timeout %v: the test proves nothing", time.Since(start), idle)
 	}
 	// Then, idle, it is closed.
 	if _, err := nc.Read(ans); err != io.EOF {
