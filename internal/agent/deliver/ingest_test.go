@@ -1,0 +1,119 @@
+package deliver
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/akciz/akciz/internal/ingest"
+	"github.com/akciz/akciz/internal/store"
+	"github.com/akciz/akciz/internal/store/sqlite"
+	"github.com/akciz/akciz/internal/wire"
+)
+
+// TestIngest delivers to the real intake of akciz server (package ingest over a SQLite store), with an
+// outage (the server closed and started again on the same store) and a sender restart in between: every
+// record is stored once, in order, and the journal is trimmed through the last one.
+func TestIngest(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	dir := t.TempDir()
+	s, err := sqlite.Open(ctx, filepath.Join(dir, "akciz.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const eik = "175074752"
+	for _, err := range []error{
+		s.PutOperator(ctx, store.Operator{EIK: eik, Name: "Нефтена база ЕООД"}),
+		s.PutSite(ctx, store.Site{Warehouse: testDevice[:13], Operator: eik, Name: "Склад", State: store.SiteLive}),
+		s.PutDevice(ctx, store.Device{ID: testDevice, Name: "ИКУНК"}),
+		s.PutCertificate(ctx, store.Certificate{Fingerprint: store.Fingerprint(f.pki.cert.Raw), DER: f.pki.cert.Raw, Operator: eik,
+			Subject: f.pki.cert.Subject.String(), NotBefore: f.pki.cert.NotBefore, NotAfter: f.pki.cert.NotAfter}),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, _, err := ingest.OpenLog(dir, ingest.DefaultOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ingest.NewTrust(ctx, s, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing, err := ingest.New(ingest.Config{Store: s, Trust: tr, Log: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ing.Close(ctx)
+	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srvCert := f.pki.issue(t, srvKey.Public(), "localhost", []string{"localhost"})
+	hs := httptest.NewUnstartedServer(ing.Handler())
+	hs.TLS = ingest.TLSConfig(tls.Certificate{Certificate: [][]byte{srvCert.Raw}, PrivateKey: srvKey})
+	hs.StartTLS()
+	defer hs.Close()
+
+	o := f.opts
+	o.URL, o.LogKeys = hs.URL, l.Verifiers()
+	f.append(230)
+	sn := f.sender(o)
+	f.drain(sn, 10)
+
+	// A crash between the server's receipt and the trim, once with the batch in flight kept (the server
+	// answers 200 with its receipt), once without it (replay, the server's tip, onward).
+	for _, stateDir := range []string{o.StateDir, ""} {
+		f.append(20)
+		oc := o
+		oc.StateDir = stateDir
+		oc.Journal = &failingTrim{Journal: f.j, fail: true}
+		if _, err := f.sender(oc).Step(ctx); err == nil {
+			t.Fatal("trim failure not reported")
+		}
+		oc.Journal = f.j
+		f.drain(f.sender(oc), 5)
+	}
+
+	// The server goes away: attempts fail and back off; the sender is restarted; the server comes back.
+	hs.Close()
+	f.append(40)
+	if w, _ := sn.Step(ctx); w <= 0 || sn.Status().Link != LinkDown {
+		t.Fatalf("outage not seen: wait %v, %+v", w, sn.Status())
+	}
+	hs2 := httptest.NewUnstartedServer(ing.Handler())
+	hs2.TLS = hs.TLS
+	hs2.StartTLS()
+	defer hs2.Close()
+	o.URL = hs2.URL
+	f.reopen()
+	o.Journal = f.j
+	sn = f.sender(o)
+	f.drain(sn, 10)
+
+	var prev wire.Hash
+	n := 0
+	err = s.Records(ctx, testDevice, 1, 1<<40, func(r *store.Row) error {
+		n++
+		e, err := wire.DecodeRecord(r.Bytes)
+		if err != nil {
+			return err
+		}
+		if e.Seq != uint64(n) || e.Prev != prev {
+			t.Fatalf("stored record %d: seq %d, chain ok %v", n, e.Seq, e.Prev == prev)
+		}
+		prev = e.Hash
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 310 || f.j.Stats().Acked != 310 {
+		t.Fatalf("stored %d, acked %d; want 310", n, f.j.Stats().Acked)
+	}
+}
