@@ -19,7 +19,9 @@ figure() {
 echo "df -h ${TMPDIR:-/tmp}:"; df -h "${TMPDIR:-/tmp}" | tail -n1
 
 sepi_out=""
-if [ -d internal/sepi ] && $GO test -list '^TestBenchImport$' ./internal/sepi 2>/dev/null | grep -q '^TestBenchImport$'; then
+# (The list goes into a variable first: grep -q closing the pipe early would fail it under pipefail.)
+sepi_tests=$($GO test -list '^TestBenchImport$' ./internal/sepi 2>/dev/null || true)
+if grep -q '^TestBenchImport$' <<<"$sepi_tests"; then
   sepi_out=$($GO test -run '^TestBenchImport$' -count=1 -v -timeout 10m ./internal/sepi 2>&1) || echo "sepi benchmark failed:"
   echo "$sepi_out" | grep -E 'sepi_|FAIL|SKIP|ok ' || true
 else
