@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,18 +195,36 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 // akciz.db in dir. where names it for messages (without a password).
 func openServerStore(ctx context.Context, dir, db string) (store.Store, string, error) {
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		where := db
-		if i := strings.Index(db, "@"); i > 0 {
-			where = db[:strings.Index(db, "//")+2] + "…" + db[i:]
-		}
 		s, err := postgres.Open(ctx, db)
-		return s, where, err
+		return s, maskPassword(db), err
 	}
 	if db == "" {
 		db = filepath.Join(dir, serverDBFile)
 	}
 	s, err := sqlite.Open(ctx, db)
 	return s, db, err
+}
+
+// maskPassword gives a postgres URL fit to print: a password in its user info or in its query
+// (password=…) is replaced by "xxxxx"; a URL that does not parse is shown as its scheme only.
+func maskPassword(db string) string {
+	u, err := url.Parse(db)
+	if err != nil {
+		if i := strings.Index(db, "://"); i > 0 {
+			return db[:i+3] + "…"
+		}
+		return "…"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // devTLS gives the development TLS certificate in dir, making a CA and a server certificate for

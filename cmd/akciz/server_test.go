@@ -208,3 +208,22 @@ func serve(t *testing.T, data string, fn func(url string, c *http.Client), key *
 	}
 	return m[1]
 }
+
+// TestMaskPassword: a postgres URL is printed without its password, wherever the URL puts it.
+func TestMaskPassword(t *testing.T) {
+	for _, tc := range []struct{ in, secret string }{
+		{"postgres://akciz:s3cret@db.example:5432/akciz?sslmode=verify-full", "s3cret"},
+		{"postgres://akciz:p@ss@db.example/akciz", "p@ss"},
+		{"postgresql://akciz:s3cret@localhost/akciz", "s3cret"},
+		{"postgres://db.example/akciz?user=akciz&password=s3cret", "s3cret"},
+		{"postgres://akciz:s3cret@[::1/akciz", "s3cret"},
+	} {
+		got := maskPassword(tc.in)
+		if strings.Contains(got, tc.secret) || !strings.HasPrefix(got, "postgres") {
+			t.Errorf("maskPassword(%q) = %q", tc.in, got)
+		}
+	}
+	if got := maskPassword("postgres://akciz@db.example/akciz"); got != "postgres://akciz@db.example/akciz" {
+		t.Errorf("URL without a password changed: %q", got)
+	}
+}

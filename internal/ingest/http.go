@@ -104,6 +104,17 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, device string,
 	s.problem(w, r, answer{err: errorf(CodeInternal, 0, "ingest.internal"), device: device})
 }
 
+// tolerate logs a checkpoint that was made but not stored (notStoredError) and lets the request go on
+// with it; other errors it gives back.
+func (s *Server) tolerate(err error) error {
+	var ns *notStoredError
+	if errors.As(err, &ns) {
+		s.logger.Printf("%v (the checkpoint was answered; it is made again from the same tree)", err)
+		return nil
+	}
+	return err
+}
+
 // client identifies the operator of the TLS client certificate.
 func (s *Server) client(ctx context.Context, r *http.Request) (string, error) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
@@ -141,7 +152,9 @@ func isProtocol(err error) bool {
 
 // intake is one batch on its way in: what the header check learnt.
 type intake struct {
-	device   string
+	client   string    // the operator of the TLS client certificate, once the header is read
+	device   string    // the header's device, once the client is known to own it
+	created  time.Time // the header's created
 	head     store.Head
 	leaf     *x509.Certificate
 	operator string
@@ -211,6 +224,12 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 			return nil
 		},
 	}, func(e *wire.Entry) error {
+		// The signer chooses created, and the certificate is judged at it: a batch dated before a record
+		// it carries is backdated (perhaps into an expired certificate's validity).
+		if e.Record.Time.After(in.created) {
+			return errorf(wire.CodeMalformed, e.Seq, "ingest.created.before_record", e.Seq,
+				e.Record.Time.UTC().Format(time.RFC3339Nano), in.created.UTC().Format(time.RFC3339Nano))
+		}
 		rows = append(rows, store.Row{Device: e.Record.Device, Seq: int64(e.Seq), Hash: store.Hash(e.Hash),
 			Kind: e.Record.Kind, Time: e.Record.Time, Point: e.Record.Point, Test: e.Record.Test, Bytes: arena.copy(e.Raw)})
 		if e.Record.Config != "" {
@@ -252,7 +271,8 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	stored := store.StoredBatch{Device: b.Device, First: b.First, Last: b.Last, Digest: res.Digest,
 		ReceivedAt: res.Received, Index: res.Index}
 	rc, err := s.cfg.Log.receipt(ctx, s.cfg.Store, stored, from, s.now())
-	if err != nil {
+	// The batch is committed: a checkpoint not stored must not turn its receipt into a 500.
+	if err = s.tolerate(err); err != nil {
 		s.internal(w, r, h.Device, err)
 		return
 	}
@@ -267,6 +287,16 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 // signature verification of the batch), the signer's certificate and operator, the device's owner, and
 // the device's head.
 func (s *Server) admit(ctx context.Context, client string, h *wire.Header, in *intake) error {
+	in.client, in.created = client, h.Created
+	// Ownership first: until the client is known to own the device, a refusal is the client's, not the
+	// device's, and no incident is filed against a device (perhaps another operator's) on its say-so.
+	owner, err := s.owns(ctx, client, h.Device)
+	if err != nil {
+		if isProtocol(err) {
+			return &statusError{err: err, status: http.StatusForbidden}
+		}
+		return err
+	}
 	in.device = h.Device
 	if h.Created.After(s.now().Add(s.cfg.Skew)) {
 		return errorf(wire.CodeMalformed, 0, "ingest.created.future", h.Created.Format(time.RFC3339Nano))
@@ -278,13 +308,6 @@ func (s *Server) admit(ctx context.Context, client string, h *wire.Header, in *i
 	in.leaf = leaf
 	signer, err := s.cfg.Trust.Identify(ctx, leaf, h.Certs[1:], h.Created)
 	if err != nil {
-		return err
-	}
-	owner, err := s.owns(ctx, client, h.Device)
-	if err != nil {
-		if isProtocol(err) {
-			return &statusError{err: err, status: http.StatusForbidden}
-		}
 		return err
 	}
 	if signer != owner {
@@ -305,6 +328,13 @@ func (s *Server) admit(ctx context.Context, client string, h *wire.Header, in *i
 			return nil
 		}
 		return err
+	}
+	// New evidence may not be dated before the device's previous batch: without this lower bound a
+	// signer could backdate created into the validity of an expired certificate (the upper bound is the
+	// server's clock). A retry of a stored batch (answered above) keeps its own created.
+	if !head.Created.IsZero() && h.Created.Before(head.Created) {
+		return errorf(wire.CodeMalformed, 0, "ingest.created.before_previous",
+			h.Created.UTC().Format(time.RFC3339Nano), head.Created.UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }
@@ -367,17 +397,22 @@ var incidentKinds = map[wire.Code]store.IncidentKind{
 	wire.CodeMalformed:          store.IncidentMalformed,
 }
 
-// refuse answers a refused batch and, when its device is known, keeps an incident.
+// refuse answers a refused batch and, once its header is read, keeps an incident: against the device
+// when the client owns it, else against no device, naming the client's operator.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, a answer, in *intake) {
 	var se *statusError
 	if errors.As(a.err, &se) {
 		a.status = se.status
 	}
 	var e *wire.Error
-	if in != nil && in.device != "" && errors.As(a.err, &e) {
+	if in != nil && (in.device != "" || in.client != "") && errors.As(a.err, &e) {
 		if kind, ok := incidentKinds[e.Code]; ok {
+			detail := e.Error()
+			if in.device == "" {
+				detail = "client operator " + in.client + ": " + detail
+			}
 			inc := store.Incident{Kind: kind, Device: in.device, First: int64(e.Seq), Last: int64(e.Seq),
-				Detail: e.Error(), Time: core.Stamp(s.now())}
+				Detail: detail, Time: core.Stamp(s.now())}
 			// The incident outlives the request: a client that hangs up must not erase it.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 			if _, err := s.cfg.Store.AddIncident(ctx, inc); err != nil {
@@ -478,7 +513,7 @@ func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
 	}
 	from, _ := strconv.ParseInt(r.Header.Get(wire.TreeSizeHeader), 10, 64)
 	rc, err := s.cfg.Log.receipt(ctx, s.cfg.Store, b, from, s.now())
-	if err != nil {
+	if err = s.tolerate(err); err != nil {
 		s.internal(w, r, device, err)
 		return
 	}
@@ -487,13 +522,13 @@ func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request) {
 	cp, err := s.cfg.Log.checkpoint(r.Context(), s.cfg.Store, 0, s.now())
-	if err != nil {
+	if err = s.tolerate(err); err != nil {
 		s.internal(w, r, "", err)
 		return
 	}
 	// The latest made may lag the tree: a reader asking for the checkpoint wants the tree as it is now.
 	if size, err := s.cfg.Store.TreeSize(r.Context()); err == nil && size > cp.size {
-		if cp, err = s.cfg.Log.checkpoint(r.Context(), s.cfg.Store, size, s.now()); err != nil {
+		if cp, err = s.cfg.Log.checkpoint(r.Context(), s.cfg.Store, size, s.now()); s.tolerate(err) != nil {
 			s.internal(w, r, "", err)
 			return
 		}
@@ -528,7 +563,7 @@ func (s *Server) getConsistency(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cp, err := s.cfg.Log.checkpoint(ctx, s.cfg.Store, size, s.now())
-	if err != nil {
+	if err = s.tolerate(err); err != nil {
 		s.internal(w, r, "", err)
 		return
 	}

@@ -281,8 +281,11 @@ func TestRefusals(t *testing.T) {
 		code     wire.Code
 		seq      uint64
 		expected uint64
-		incident store.IncidentKind // "" when none is kept
+		incident store.IncidentKind // "" when none is kept against the device
 		device   string
+		// anonymous: an incident of this kind is kept against no device, naming the client's operator
+		// (the client does not own the device)
+		anonymous store.IncidentKind
 	}
 	signedBy := func(id identity, device string) func() []byte {
 		return func() []byte {
@@ -302,9 +305,9 @@ func TestRefusals(t *testing.T) {
 		{name: "expired signer", body: signedBy(idExpired, dev1), status: 403, code: wire.CodeExpiredCertificate, incident: store.IncidentExpiredCertificate},
 		{name: "revoked signer (CRL)", body: signedBy(idRevoked, dev1), status: 403, code: wire.CodeUnknownCertificate, incident: store.IncidentUnknownCertificate},
 		{name: "signer without EIK", body: signedBy(idNoEIK, dev1), status: 403, code: wire.CodeUnknownCertificate, incident: store.IncidentUnknownCertificate},
-		{name: "another operator's device", body: signedBy(idB, dev2), status: 403, code: wire.CodeWrongDevice, incident: store.IncidentWrongDevice, device: dev2},
+		{name: "another operator's device", body: signedBy(idB, dev2), status: 403, code: wire.CodeWrongDevice, anonymous: store.IncidentWrongDevice, device: dev2},
 		{name: "another operator's signature", body: signedBy(idB, dev1), status: 403, code: wire.CodeWrongOperator, incident: store.IncidentWrongOperator},
-		{name: "unregistered device", client: cA, body: signedBy(idA, wh1+"003"), status: 403, code: wire.CodeWrongDevice, device: wh1 + "003", incident: store.IncidentWrongDevice},
+		{name: "unregistered device", client: cA, body: signedBy(idA, wh1+"003"), status: 403, code: wire.CodeWrongDevice, device: wh1 + "003", anonymous: store.IncidentWrongDevice},
 		{name: "gap", body: func() []byte {
 			a := ag.clone()
 			a.records(t, 3)
@@ -382,6 +385,7 @@ func TestRefusals(t *testing.T) {
 				device = dev1
 			}
 			incBefore, _ := s.Incidents(ctx, store.IncidentFilter{Device: device})
+			anonBefore := anonymousIncidents(t, s)
 			sizeBefore, _ := s.TreeSize(ctx)
 			a := post(t, c, url, tc.body(), 0)
 			if a.status != tc.status || a.problem.Code != tc.code || a.problem.Seq != tc.seq || a.problem.Expected != tc.expected {
@@ -399,6 +403,12 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("incidents %+v, want one more of kind %s", incs, tc.incident)
 			} else if in := incs[len(incs)-1]; in.First != int64(tc.seq) {
 				t.Errorf("incident %+v, want seq %d", in, tc.seq)
+			}
+			if anon := anonymousIncidents(t, s); tc.anonymous == "" && len(anon) != len(anonBefore) {
+				t.Errorf("incident kept against no device: %+v", anon[len(anon)-1])
+			} else if tc.anonymous != "" && (len(anon) != len(anonBefore)+1 || anon[len(anon)-1].Kind != tc.anonymous ||
+				!strings.Contains(anon[len(anon)-1].Detail, eikA)) {
+				t.Errorf("incidents against no device %+v, want one more of kind %s naming %s", anon, tc.anonymous, eikA)
 			}
 			if size, _ := s.TreeSize(ctx); size != sizeBefore {
 				t.Errorf("tree grew from %d to %d on a refusal", sizeBefore, size)
@@ -420,6 +430,20 @@ func TestRefusals(t *testing.T) {
 	if a := post(t, cA, url, body, 0); a.status != 201 {
 		t.Fatalf("batch after the refusals: %d %s", a.status, a.raw)
 	}
+}
+
+// anonymousIncidents gives the incidents kept against no device.
+func anonymousIncidents(t *testing.T, s store.Store) []store.Incident {
+	t.Helper()
+	all, err := s.Incidents(context.Background(), store.IncidentFilter{})
+	must(t, err)
+	var out []store.Incident
+	for _, in := range all {
+		if in.Device == "" {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // replayRecords gives the stored bytes of records from..to of dev1.

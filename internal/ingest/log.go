@@ -179,11 +179,19 @@ func (l *Log) checkpoint(ctx context.Context, s store.Store, atLeast int64, now 
 		}
 		l.mu.Unlock()
 		if err != nil {
-			return signed{}, err
+			return cp, &notStoredError{err: err}
 		}
 	}
 	return cp, nil
 }
+
+// notStoredError is a checkpoint made and signed but not stored: the checkpoint is good (its tree is
+// stored, and Ed25519 signs it again identically), only the store's copy is missing. The caller logs it
+// and answers with the checkpoint.
+type notStoredError struct{ err error }
+
+func (e *notStoredError) Error() string { return "ingest: store checkpoint: " + e.err.Error() }
+func (e *notStoredError) Unwrap() error { return e.err }
 
 // make gives the latest checkpoint if it has atLeast leaves, else signs the tree as it is now; put says
 // the caller is to store it.
@@ -232,8 +240,24 @@ func (l *Log) flush(ctx context.Context, s store.Store) error {
 
 // receipt makes the receipt of a stored batch: the latest checkpoint (one that includes it), the
 // inclusion proof, and, when from is a smaller tree size the agent saw, the consistency proof from it.
+// With a *notStoredError the receipt is given too.
 func (l *Log) receipt(ctx context.Context, s store.Store, b store.StoredBatch, from int64, now time.Time) (*wire.Receipt, error) {
-	cp, err := l.checkpoint(ctx, s, b.Index+1, now)
+	// The checkpoint must cover the batch and the tree the agent saw (from): one smaller than from (this
+	// process's latest lags when another server, or this one before a restart, signed a larger one) would
+	// leave the agent without a consistency proof, as if the log had been rolled back.
+	want := b.Index + 1
+	if from > want {
+		size, err := s.TreeSize(ctx)
+		if err != nil {
+			return nil, err
+		}
+		want = max(want, min(from, size))
+	}
+	cp, err := l.checkpoint(ctx, s, want, now)
+	var notStored *notStoredError
+	if errors.As(err, &notStored) {
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +277,9 @@ func (l *Log) receipt(ctx context.Context, s store.Store, b store.StoredBatch, f
 			return nil, fmt.Errorf("ingest: consistency proof: %w", err)
 		}
 		r.ConsistencyFrom, r.Consistency = from, wire.Hashes(p)
+	}
+	if notStored != nil {
+		return r, notStored // the receipt is good: see notStoredError
 	}
 	return r, nil
 }

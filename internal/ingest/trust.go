@@ -26,8 +26,9 @@ import (
 //  3. anything else is unknown.
 //
 // A certificate revoked in the store or listed in a configured CRL is refused, whatever the time of the
-// batch (a stolen key can sign with any created time). Results are cached per certificate fingerprint, so
-// that a chain is built once and each batch costs one signature verification.
+// batch (a stolen key can sign with any created time). Results for known certificates are cached per
+// certificate fingerprint, so that a chain is built once and each batch costs one signature verification;
+// refusals of unknown certificates are not (see resolve).
 type Trust struct {
 	store   store.Store
 	roots   *x509.CertPool
@@ -38,6 +39,9 @@ type Trust struct {
 	mu    sync.Mutex
 	cache map[store.Hash]*identity
 }
+
+// sweepAt is the size of the certificate cache at which expired entries are dropped.
+const sweepAt = 1024
 
 type revKey struct {
 	issuer string // the issuer's raw subject
@@ -137,6 +141,13 @@ func (t *Trust) learn(ctx context.Context, leaf *x509.Certificate, operator stri
 	if t.registered(fp) {
 		return nil
 	}
+	// Insert only if absent: a registration already there (perhaps made or revoked by the agency since
+	// the cache looked) is the agency's, not the intake's, to change.
+	if _, err := t.store.Certificate(ctx, fp); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
 	err := t.store.PutCertificate(ctx, store.Certificate{Fingerprint: fp, DER: leaf.Raw, Operator: operator,
 		Subject: leaf.Subject.String(), NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter})
 	if err != nil {
@@ -166,6 +177,15 @@ func (t *Trust) lookup(ctx context.Context, leaf *x509.Certificate, intermediate
 	if cacheable {
 		id.expires = now.Add(registryTTL)
 		t.mu.Lock()
+		if len(t.cache) >= sweepAt {
+			// Only registered or anchor-vouched certificates get here, so the cache is bounded by the
+			// certificates in use; expired entries are dropped so that it does not keep every one ever seen.
+			for k, v := range t.cache {
+				if !now.Before(v.expires) {
+					delete(t.cache, k)
+				}
+			}
+		}
 		t.cache[fp] = id
 		t.mu.Unlock()
 	}
@@ -173,7 +193,10 @@ func (t *Trust) lookup(ctx context.Context, leaf *x509.Certificate, intermediate
 }
 
 // resolve applies the rule of Trust. An answer that depends on the time at (a chain not valid then) is
-// not cacheable.
+// not cacheable, and neither is a refusal of a certificate that is neither registered nor vouched for by
+// an anchor with a registered operator: anyone can present such certificates, as many as they like,
+// before logging in (a TLS client certificate), so caching them would let a stranger fill the memory
+// with entries that keep the stranger's own text.
 func (t *Trust) resolve(ctx context.Context, leaf *x509.Certificate, intermediates [][]byte, at time.Time) (*identity, bool, error) {
 	fp := store.Fingerprint(leaf.Raw)
 	id := &identity{notBefore: leaf.NotBefore, notAfter: leaf.NotAfter}
@@ -187,7 +210,7 @@ func (t *Trust) resolve(ctx context.Context, leaf *x509.Certificate, intermediat
 	case t.roots == nil:
 		id.err = &wire.Error{Code: wire.CodeUnknownCertificate, Msg: i18n.M("ingest.cert.unregistered",
 			leaf.Subject.CommonName, fp.String())}
-		return id, true, nil
+		return id, false, nil
 	default:
 		inter := x509.NewCertPool()
 		for _, der := range intermediates {
@@ -205,7 +228,7 @@ func (t *Trust) resolve(ctx context.Context, leaf *x509.Certificate, intermediat
 			}
 			id.err = &wire.Error{Code: wire.CodeUnknownCertificate, Err: err, Msg: i18n.M("ingest.cert.untrusted",
 				leaf.Subject.CommonName, leaf.Issuer.CommonName, fp.String())}
-			return id, true, nil
+			return id, false, nil
 		}
 		chain = chains[0]
 		for _, c := range chain[1:] {
@@ -219,11 +242,11 @@ func (t *Trust) resolve(ctx context.Context, leaf *x509.Certificate, intermediat
 		eik, ok := wire.OperatorEIK(leaf)
 		if !ok {
 			id.err = &wire.Error{Code: wire.CodeUnknownCertificate, Msg: i18n.M("ingest.cert.no_eik", leaf.Subject.String())}
-			return id, true, nil
+			return id, false, nil
 		}
 		if _, err := t.store.Operator(ctx, eik); errors.Is(err, store.ErrNotFound) {
 			id.err = &wire.Error{Code: wire.CodeUnknownCertificate, Msg: i18n.M("ingest.cert.operator_unknown", eik)}
-			return id, true, nil
+			return id, false, nil
 		} else if err != nil {
 			return nil, false, err
 		}

@@ -113,3 +113,74 @@ func mustRead(t *testing.T, path string) string {
 	must(t, err)
 	return string(b)
 }
+
+// TestTrustCacheStrangers: certificates nobody registered or vouched for, which anyone can present before
+// logging in, leave nothing in the cache, with or without trust anchors.
+func TestTrustCacheStrangers(t *testing.T) {
+	ctx := context.Background()
+	s := sqliteOpener(t)(t)
+	defer s.Close()
+	eik := validEIK(t, 0)
+	registry(t, s, eik, wh1, dev1)
+	anchor, stranger := newCA(t, "CA"), newCA(t, "Stranger CA")
+	now := time.Now()
+	noAnchors, err := ingest.NewTrust(ctx, s, nil, nil)
+	must(t, err)
+	withAnchor, err := ingest.NewTrust(ctx, s, []*x509.Certificate{anchor.cert}, nil)
+	must(t, err)
+	key := ecKey(t)
+	for i := range 20 {
+		cn := strings.Repeat("x", 1000) + string(rune('a'+i))
+		certs := []*x509.Certificate{
+			stranger.issue(t, key, cn, eik, now.Add(-time.Hour), now.Add(time.Hour)),          // untrusted
+			anchor.issue(t, key, cn, "", now.Add(-time.Hour), now.Add(time.Hour)),             // no EIK
+			anchor.issue(t, key, cn, validEIK(t, 5), now.Add(-time.Hour), now.Add(time.Hour)), // unknown operator
+		}
+		for _, c := range certs {
+			for _, tr := range []*ingest.Trust{noAnchors, withAnchor} {
+				if _, err := tr.Identify(ctx, c, nil, now); err == nil {
+					t.Fatalf("stranger %s accepted", c.Subject)
+				}
+			}
+		}
+	}
+	if n, m := noAnchors.CacheLen(), withAnchor.CacheLen(); n != 0 || m != 0 {
+		t.Errorf("cache keeps %d and %d refused strangers, want none", n, m)
+	}
+	// A known certificate is still cached.
+	id := anchor.issue(t, key, "A", eik, now.Add(-time.Hour), now.Add(time.Hour))
+	if _, err := withAnchor.Identify(ctx, id, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := withAnchor.CacheLen(); n != 1 {
+		t.Errorf("cache keeps %d certificates, want 1", n)
+	}
+}
+
+// TestLearnKeepsRegistration: the intake registering an anchor-vouched certificate does not overwrite a
+// registration the agency made meanwhile (its operator, its revocation).
+func TestLearnKeepsRegistration(t *testing.T) {
+	ctx := context.Background()
+	s := sqliteOpener(t)(t)
+	defer s.Close()
+	eikA, eikB := validEIK(t, 0), validEIK(t, 1)
+	registry(t, s, eikA, wh1, dev1)
+	registry(t, s, eikB, wh2, dev2)
+	ca := newCA(t, "CA")
+	now := time.Now()
+	c := ca.issue(t, ecKey(t), "A", eikA, now.Add(-time.Hour), now.Add(time.Hour))
+	tr, err := ingest.NewTrust(ctx, s, []*x509.Certificate{ca.cert}, nil)
+	must(t, err)
+	if op, err := tr.Identify(ctx, c, nil, now); err != nil || op != eikA {
+		t.Fatalf("identify: %q %v", op, err)
+	}
+	// The agency registers it for B and revokes it, while the cache still says "not registered".
+	registerCert(t, s, eikB, c)
+	revoked := now.Truncate(time.Millisecond)
+	must(t, s.RevokeCertificate(ctx, store.Fingerprint(c.Raw), revoked))
+	must(t, tr.Learn(ctx, c, eikA))
+	got, err := s.Certificate(ctx, store.Fingerprint(c.Raw))
+	if err != nil || got.Operator != eikB || !got.Revoked.Equal(revoked) {
+		t.Errorf("registration after learn: %+v %v; want operator %s, revoked %v", got, err, eikB, revoked)
+	}
+}

@@ -209,11 +209,16 @@ type TrustAnchor struct {
 }
 
 // Head is where a device's evidence ends: the last stored seq, its chain hash and the digest of the last
-// stored batch. The zero Head is that of a device that has sent nothing (the protocol's zero tip).
+// stored batch, and the created time its signer claimed for that batch. The zero Head is that of a
+// device that has sent nothing (the protocol's zero tip).
 type Head struct {
 	Seq   int64
 	Chain Hash
 	Batch Hash
+	// Created is the last stored batch's header time (zero when there is none): a later batch may not
+	// claim an earlier one, so that a signer cannot backdate a batch into its certificate's validity
+	// (docs/server.md, "Batch time").
+	Created time.Time
 }
 
 // Row is one record as stored: its exact bytes (the evidence) and the columns that index it.
@@ -409,7 +414,8 @@ type Store interface {
 	// DeletePoint removes a control point, or says ErrNotFound. Its records stay.
 	DeletePoint(ctx context.Context, id string) error
 
-	// PutCertificate registers a certificate for an operator (or updates it).
+	// PutCertificate registers a certificate for an operator (or updates it). An update keeps the stored
+	// revocation whatever c.Revoked says: only RevokeCertificate revokes.
 	PutCertificate(ctx context.Context, c Certificate) error
 	// Certificate gives the certificate with this fingerprint, or ErrNotFound.
 	Certificate(ctx context.Context, fingerprint Hash) (Certificate, error)

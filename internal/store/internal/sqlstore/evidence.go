@@ -18,6 +18,18 @@ func (s *Store) DeviceHead(ctx context.Context, device string) (store.Head, erro
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Head{}, nil
 	}
+	if err != nil || h.Seq == 0 {
+		return h, wrap("device head "+device, err)
+	}
+	// The last stored batch is the one that starts at or before the head's seq (the primary key's order);
+	// it is read beside the head row rather than kept in it, so that no migration is needed.
+	var created int64
+	err = s.db.QueryRow(ctx, `SELECT created FROM batches WHERE device = ? AND first <= ? ORDER BY first DESC LIMIT 1`,
+		device, h.Seq).Scan(&created)
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	}
+	h.Created = fromMS(created)
 	return h, wrap("device head "+device, err)
 }
 

@@ -240,10 +240,12 @@ func (s *Store) PutCertificate(ctx context.Context, c store.Certificate) error {
 		if err := need(ctx, tx, "operator", c.Operator, `SELECT 1 FROM operators WHERE eik = ?`); err != nil {
 			return err
 		}
+		// An update never touches revoked: registering a revoked certificate again (cert add, the intake
+		// learning it) must not cancel its revocation, which only RevokeCertificate sets.
 		_, err := tx.Exec(ctx, `INSERT INTO certificates (fingerprint, der, operator, subject, not_before, not_after, revoked)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (fingerprint) DO UPDATE SET operator = excluded.operator, subject = excluded.subject,
-			not_before = excluded.not_before, not_after = excluded.not_after, revoked = excluded.revoked`,
+			not_before = excluded.not_before, not_after = excluded.not_after`,
 			c.Fingerprint[:], c.DER, c.Operator, c.Subject, ms(c.NotBefore), ms(c.NotAfter), ms(c.Revoked))
 		return err
 	})
