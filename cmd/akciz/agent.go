@@ -301,6 +301,16 @@ type savedState struct {
 
 // commit writes the state (nil: the last one) with the records waiting and recs, then appends them to the
 // journal and syncs. Every append goes through it, one at a time, so Next in the state file is exact.
+//
+// The journal is synced before its next seq goes into the state file: Next must never count a record that a
+// power cut could still take away, or recoverPending would take that record for kept and drop it from
+// Pending. When an Append fails (journal full) the state file written here stays as it is: it holds every
+// record not yet durable, and recoverPending counts how many of them made it.
+//
+// A record that cannot be encoded (it fails Validate, or is over wire.MaxRecordSize) is replaced by a
+// record-not-kept event saying why, so that one bad record never blocks those after it. Any error but
+// journal.ErrFull is one the agent cannot go on after (a failed fsync poisons the journal until it is
+// reopened); see pollLoop.
 func (a *agentProc) commit(recs []*core.Record, state []byte) error {
 	a.appendMu.Lock()
 	defer a.appendMu.Unlock()
@@ -308,18 +318,29 @@ func (a *agentProc) commit(recs []*core.Record, state []byte) error {
 		a.lastState = state
 	}
 	a.pending = append(a.pending, recs...)
-	next := a.j.Stats().Next
-	if err := a.saveState(next); err != nil {
+	if err := a.j.Sync(); err != nil {
 		return err
 	}
+	if err := a.saveState(a.j.Stats().Next); err != nil {
+		return err
+	}
+	var stand *core.Record // the last record-not-kept made here: if even it fails, give up
 	for len(a.pending) > 0 {
 		r := a.pending[0]
-		seq, _, err := a.j.Append(func(seq uint64, prev [32]byte) ([]byte, error) { return wire.EncodeRecord(seq, prev, r) })
+		var buildErr error
+		seq, _, err := a.j.Append(func(seq uint64, prev [32]byte) ([]byte, error) {
+			b, err := wire.EncodeRecord(seq, prev, r)
+			buildErr = err
+			return b, err
+		})
+		if err != nil && r != stand && (buildErr != nil || errors.Is(err, journal.ErrTooLarge)) {
+			a.log.Error("record cannot be kept; a record-not-kept event stands in for it", "kind", r.Kind, "point", r.Point, "err", err)
+			stand = a.notKept(r, err)
+			a.pending[0] = stand
+			continue
+		}
 		if err != nil {
-			// Journal full: the rest wait, recorded with the journal's present next seq.
-			if serr := a.saveState(a.j.Stats().Next); serr != nil {
-				a.log.Error("agent state not saved", "err", serr)
-			}
+			// Journal full: the rest wait in the state file written above, and are tried again.
 			return err
 		}
 		a.pending = a.pending[1:]
@@ -332,6 +353,26 @@ func (a *agentProc) commit(recs []*core.Record, state []byte) error {
 		a.sender.Notify()
 	}
 	return nil
+}
+
+// maxNotKeptDetail bounds what a record-not-kept event says, so that it always fits a record.
+const maxNotKeptDetail = 1024
+
+// notKept makes the record-not-kept event that stands in for r, which could not be encoded because of err.
+func (a *agentProc) notKept(r *core.Record, err error) *core.Record {
+	t := r.Time
+	if t.IsZero() {
+		t = time.Now()
+	}
+	bound := func(s string) string {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+		if len(s) > maxNotKeptDetail {
+			s = strings.ToValidUTF8(s[:maxNotKeptDetail], "")
+		}
+		return s
+	}
+	return &core.Record{Kind: core.KindEvent, Time: core.Stamp(t), Device: a.device, Config: a.hash, Test: a.set.Test,
+		Event: &core.Event{Kind: core.EventRecordNotKept, Tag: bound(string(r.Kind)), Value: bound(r.Point), Detail: bound(err.Error())}}
 }
 
 func (a *agentProc) saveState(next uint64) error {
@@ -443,7 +484,10 @@ func (a *agentProc) run(ctx context.Context) error {
 			go srv.Serve(ln)
 		}
 	}
-	a.pollLoop(runCtx)
+	perr := a.pollLoop(runCtx)
+	if perr != nil {
+		a.log.Error("journal failed; stopping so that a restart recovers it", "err", perr)
+	}
 	cancel()
 	wg.Wait()
 	if srv != nil {
@@ -455,6 +499,9 @@ func (a *agentProc) run(ctx context.Context) error {
 	}
 	a.writeStatus()
 	a.log.Info("agent stopped")
+	if perr != nil {
+		return perr
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -463,20 +510,22 @@ func (a *agentProc) run(ctx context.Context) error {
 	}
 }
 
-// pollLoop polls until ctx ends and commits each poll's records with the poller's state. A failing
-// commit (journal full) does not end the agent: delivery goes on and frees room, the records wait in the
-// state file, and committing is tried again every 10 s before polling resumes; status shows the alarm.
-func (a *agentProc) pollLoop(ctx context.Context) {
+// pollLoop polls until ctx ends and commits each poll's records with the poller's state. A journal that is
+// full does not end the agent: delivery goes on and frees room, the records wait in the state file, and
+// committing is tried again every 10 s before polling resumes; status shows the alarm. Any other failure of
+// commit (a failed fsync, which the journal keeps failing on until it is reopened) is returned: the agent
+// exits, systemd starts it again, and the journal's recovery and recoverPending take over.
+func (a *agentProc) pollLoop(ctx context.Context) error {
 	var last []byte
 	t := time.NewTicker(pollTick)
 	defer t.Stop()
 	for {
-		var err error
+		var err, cerr error
 		a.appendMu.Lock()
 		waiting := len(a.pending) > 0
 		a.appendMu.Unlock()
 		if waiting {
-			err = a.commit(nil, nil)
+			cerr = a.commit(nil, nil)
 		} else {
 			err = a.poller.Poll(ctx)
 			recs := a.buf
@@ -485,15 +534,19 @@ func (a *agentProc) pollLoop(ctx context.Context) {
 				a.log.Error("poller state", "err", serr)
 			} else if len(recs) > 0 || string(st) != string(last) {
 				// Committed even when ctx ended during the poll: what was detected is kept.
-				if cerr := a.commit(recs, st); cerr != nil {
-					err = cerr
-				} else {
+				if cerr = a.commit(recs, st); cerr == nil {
 					last = st
 				}
 			}
 		}
+		if cerr != nil {
+			if !errors.Is(cerr, journal.ErrFull) {
+				return cerr
+			}
+			err = cerr
+		}
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		a.mu.Lock()
 		a.pollErr = ""
@@ -508,7 +561,7 @@ func (a *agentProc) pollLoop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-wait:
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"time"
@@ -22,6 +23,32 @@ import (
 var maxExport = wire.DefaultLimits.MaxRecords
 
 var errNothing = errors.New("no records in the journal between these times")
+
+// errNeedsRecovery is what noRepairFS answers when journal.Open would repair the journal.
+var errNeedsRecovery = errors.New("the journal needs recovery; export does not repair it")
+
+// noRepairFS is the operating system's filesystem for export's journal.Open: it refuses what recovery
+// does to repair a journal after a crash (cutting a torn tail, removing a half-made or trimmed segment).
+// Export runs while the agent is stopped; if it repaired the journal, the agent's next start would find
+// nothing to report, and the journal-recovered event, the evidence of the crash, would never be made. The
+// journal is left for the agent, which repairs it and records what it found.
+type noRepairFS struct{ journal.OSFS }
+
+func (f noRepairFS) OpenFile(name string, flag int, perm fs.FileMode) (journal.File, error) {
+	file, err := f.OSFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return noRepairFile{file}, nil
+}
+
+func (noRepairFS) Remove(name string) error { return errNeedsRecovery }
+
+func (noRepairFS) Rename(oldpath, newpath string) error { return errNeedsRecovery }
+
+type noRepairFile struct{ journal.File }
+
+func (noRepairFile) Truncate(int64) error { return errNeedsRecovery }
 
 // exportBatch signs the records of the journal j whose time is within [from, to] as one batch: the run of
 // consecutive records from the first at or after from to the last at or before to. The batch stands alone
@@ -109,8 +136,11 @@ func runAgentExport(_ context.Context, env *environment, args []string) int {
 	}
 	defer a.close()
 	var body []byte
-	j, _, err := journal.Open(a.set.Journal, journal.Options{Device: a.device, MaxSize: a.set.JournalMax})
+	j, _, err := journal.Open(a.set.Journal, journal.Options{Device: a.device, MaxSize: a.set.JournalMax, FS: noRepairFS{}})
 	switch {
+	case errors.Is(err, errNeedsRecovery):
+		fmt.Fprintln(env.stderr, env.p.T("agentcmd.export.needs_recovery", a.set.Journal))
+		return 1
 	case errors.Is(err, journal.ErrLocked):
 		// The running agent holds the journal: ask it, over its loopback listener.
 		if a.set.Metrics == "" {

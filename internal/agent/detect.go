@@ -373,6 +373,12 @@ func (d *detector) transaction(pr *pointRun, got map[*config.Tag]sample) []*core
 				// The next transaction began before the end totals of the last one could be read: the
 				// totals of this edge, with the flow stopped in between, are its end.
 				out = d.finish(pr, ps, got)
+				if ps.Open != nil {
+					// Not readable at this edge either: the last one's end can no longer be told from the
+					// new one's flow. It is aborted (saying what was measured), and the new one begins now;
+					// closing the last one later would give it the new one's totals.
+					out = append(out, d.abort(pr, ps, si.at))
+				}
 			}
 			if ps.Open == nil {
 				ps.Open = d.begin(pr, si.at, got)
@@ -409,9 +415,39 @@ func (d *detector) transaction(pr *pointRun, got map[*config.Tag]sample) []*core
 		tx.Direction = d.direction(pr, got, tx.Product)
 	}
 	if !tx.Ending {
+		// Begin totals not read at the 0→1 edge are taken at the first scan that reads them.
+		for _, t := range pr.totals {
+			if _, have := tx.BeginTotals[t.Role]; have {
+				continue
+			}
+			if s, ok := fresh(got, t); ok {
+				if tx.BeginTotals == nil {
+					tx.BeginTotals = map[core.Role]core.Decimal{}
+				}
+				tx.BeginTotals[t.Role] = s.value
+			}
+		}
 		return out
 	}
 	return append(out, d.finish(pr, ps, got)...)
+}
+
+// abort ends the open transaction whose end totals were never read, with a transaction-aborted event at
+// its end saying what was measured. The previous end totals are dropped: they do not continue into the
+// next transaction, whose begin totals are read instead.
+func (d *detector) abort(pr *pointRun, ps *pointState, next time.Time) *core.Record {
+	tx := ps.Open
+	var begin []string
+	for _, t := range pr.totals {
+		if v, ok := tx.BeginTotals[t.Role]; ok {
+			begin = append(begin, fmt.Sprintf("%s=%s %s", t.Name, v, t.Unit))
+		}
+	}
+	ps.Open, ps.LastEnd = nil, nil
+	return d.event(tx.End, pr.p.ID, &core.Event{Kind: core.EventTransactionAborted,
+		Detail: fmt.Sprintf("begin %s end %s product %q direction %q begin totals [%s]: end totals not read before the next transaction began at %s",
+			tx.Begin.Format(time.RFC3339Nano), tx.End.Format(time.RFC3339Nano), tx.Product, tx.Direction,
+			strings.Join(begin, ", "), core.Stamp(next).Format(time.RFC3339Nano))})
 }
 
 func (d *detector) begin(pr *pointRun, at time.Time, got map[*config.Tag]sample) *openTx {

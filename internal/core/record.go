@@ -160,6 +160,9 @@ const (
 	EventUnsentTooLong         EventKind = "unsent-too-long"
 	EventJournalRecovered      EventKind = "journal-recovered" // a torn tail of the journal was cut at start
 	EventTransactionAborted    EventKind = "transaction-aborted"
+	// EventRecordNotKept stands in the journal for a record the agent made but could not encode (invalid,
+	// or over wire.MaxRecordSize); Detail says why, Tag the record's kind and Value its point.
+	EventRecordNotKept EventKind = "record-not-kept"
 )
 
 // EventKinds lists every event kind.
@@ -167,7 +170,7 @@ var EventKinds = []EventKind{
 	EventDoorOpened, EventDoorClosed, EventPowerLost, EventPowerRestored, EventErrorBitsSet,
 	EventErrorBitsCleared, EventTotalizerDecreased, EventCommunicationLost, EventCommunicationRestored,
 	EventAgentStarted, EventAgentStopped, EventConfigChanged, EventClockStepped, EventOutOfLimits,
-	EventBackInLimits, EventUnsentTooLong, EventJournalRecovered, EventTransactionAborted,
+	EventBackInLimits, EventUnsentTooLong, EventJournalRecovered, EventTransactionAborted, EventRecordNotKept,
 }
 
 // Valid reports whether k is a known event kind.

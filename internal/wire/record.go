@@ -45,10 +45,41 @@ func EncodeRecord(seq uint64, prev [32]byte, r *core.Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wire: record seq %d: %w", seq, err)
 	}
+	b = rawReplacementChars(b)
 	if len(b) > MaxRecordSize {
 		return nil, fmt.Errorf("wire: record seq %d: %d bytes, over the limit of %d", seq, len(b), MaxRecordSize)
 	}
 	return b, nil
+}
+
+// rawReplacementChars makes invalid UTF-8 in the record's strings canonical. encoding/json writes each
+// invalid byte of a string as the escape \ufffd, while the canonical form (the one DecodeRecord accepts, and
+// the one encoding/json writes for the decoded string) has the character U+FFFD itself: without this, a
+// string read from a PLC with a stray byte would make a record that its own decoder refuses, and that the
+// journal then holds for ever. So the record keeps U+FFFD where the invalid bytes were, as
+// strings.ToValidUTF8 would, one for each byte. b is compact JSON from marshal; it is changed in place.
+func rawReplacementChars(b []byte) []byte {
+	const esc, raw = `\ufffd`, "\uFFFD"
+	if !bytes.Contains(b, []byte(esc)) {
+		return b
+	}
+	out := b[:0]
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 == len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if bytes.HasPrefix(b[i:], []byte(esc)) {
+			out = append(out, raw...)
+			i += len(esc) - 1
+			continue
+		}
+		// Any other escape is copied whole, so that the backslash of an escaped backslash is never taken for
+		// the start of an escape.
+		out = append(out, b[i], b[i+1])
+		i++
+	}
+	return out
 }
 
 // marshal writes v as compact JSON without HTML escaping and without the trailing line feed.

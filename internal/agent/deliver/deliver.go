@@ -424,7 +424,26 @@ func (s *Sender) cut() (*inflight, time.Duration, error) {
 	}
 	h, err := wire.NewBatch(s.o.Device, s.tip.Batch, core.Stamp(now), recs)
 	if err != nil {
-		return nil, 0, fmt.Errorf("deliver: batch %d-%d: %w", from, from+uint64(len(recs))-1, err)
+		// Send what comes before the first record that does not decode.
+		for i, r := range recs {
+			if _, derr := wire.DecodeRecord(r); derr != nil {
+				if i > 0 {
+					recs = recs[:i]
+					h, err = wire.NewBatch(s.o.Device, s.tip.Batch, core.Stamp(now), recs)
+				}
+				break
+			}
+		}
+	}
+	if err != nil {
+		// A record the journal holds but that does not decode (written by a buggy version, or damaged in a
+		// way its checksum did not catch) can never be sent, and nothing after it can be either: like lost
+		// records, an officer must look. The agent goes on polling and keeping records meanwhile; stopping
+		// it would only make it crash-loop on the same record.
+		detail := fmt.Sprintf("records %d-%d cannot be sent: %v", from, from+uint64(len(recs))-1, err)
+		s.setAlarm(alarmJournalDamaged, detail)
+		s.log.Error("cannot deliver a record of the journal", "err", detail)
+		return nil, s.o.SlowRetry, nil
 	}
 	if h.PrevChain != s.tip.Chain && s.tip.Seq > 0 {
 		// The journal's record after the tip does not link to it (disk damage: docs/journal.md, Recovery.Lost).
@@ -481,17 +500,21 @@ func (s *Sender) send(ctx context.Context) (time.Duration, error) {
 	s.log.Warn("batch refused", "first", b.h.First, "last", b.h.Last, "status", a.status, "code", p.Code, "seq", p.Seq, "detail", p.Detail)
 	switch p.Code {
 	case wire.CodeGap, wire.CodeReplay, wire.CodeReorder:
+		// Ask the server's tip and go on from there. This counts as a failure with its back-off: if the tip
+		// and the batch answers keep disagreeing (a server bug), the agent must not knock in a tight loop.
 		s.dropInflight()
 		s.needTip = true
-		s.setLink(LinkUp, detail)
-		return 0, nil
+		return s.fail(LinkUp, detail, s.o.Backoff), nil
 	case wire.CodeTooLarge:
 		s.dropInflight()
-		if s.maxRec > 1 {
-			s.maxRec = max(1, int(b.h.Count)/2)
+		if b.h.Count <= 1 {
+			// One record the server will not take: nothing smaller can be sent, and sending it again changes
+			// nothing. A person must look (the server's limit, or the record); retried every SlowRetry.
+			s.setAlarm(string(p.Code), detail)
+			return s.fail(LinkRefused, detail, s.o.SlowRetry), nil
 		}
-		s.setLink(LinkUp, detail)
-		return 0, nil
+		s.maxRec = max(1, int(b.h.Count)/2)
+		return s.fail(LinkUp, detail, 0), nil
 	case wire.CodeUnknownCertificate, wire.CodeExpiredCertificate, wire.CodeWrongOperator:
 		// Keep everything; a renewed or registered certificate needs a restart with the new key, so the
 		// batch is signed again then.
