@@ -132,6 +132,7 @@ type Sender struct {
 	failures int              // consecutive failed attempts
 	pending  time.Time        // when records were first seen waiting, for MaxWait
 	unsent   bool             // the unsent-too-long alarm was raised for the present backlog
+	created  time.Time        // the created time of the last batch cut, in this run
 
 	mu sync.Mutex
 	st Status
@@ -422,14 +423,15 @@ func (s *Sender) cut() (*inflight, time.Duration, error) {
 	if len(recs) == 0 {
 		return nil, idle, nil
 	}
-	h, err := wire.NewBatch(s.o.Device, s.tip.Batch, core.Stamp(now), recs)
+	created := s.batchTime(now, recs)
+	h, err := wire.NewBatch(s.o.Device, s.tip.Batch, created, recs)
 	if err != nil {
 		// Send what comes before the first record that does not decode.
 		for i, r := range recs {
 			if _, derr := wire.DecodeRecord(r); derr != nil {
 				if i > 0 {
 					recs = recs[:i]
-					h, err = wire.NewBatch(s.o.Device, s.tip.Batch, core.Stamp(now), recs)
+					h, err = wire.NewBatch(s.o.Device, s.tip.Batch, created, recs)
 				}
 				break
 			}
@@ -453,6 +455,7 @@ func (s *Sender) cut() (*inflight, time.Duration, error) {
 	if err := h.Sign(s.o.Signer, s.o.Chain); err != nil {
 		return nil, 0, fmt.Errorf("deliver: signing batch %d-%d: %w", h.First, h.Last, err)
 	}
+	s.created = h.Created
 	var buf bytes.Buffer
 	if err := wire.WriteBatch(&buf, h, recs); err != nil {
 		return nil, 0, err
@@ -462,6 +465,22 @@ func (s *Sender) cut() (*inflight, time.Duration, error) {
 		s.pending = time.Time{}
 	}
 	return &inflight{h: h, body: buf.Bytes()}, 0, nil
+}
+
+// batchTime dates a batch: the clock, but never before the previous batch this run cut nor before any
+// of the batch's own records, which the server refuses (docs/protocol.md, verification step 5). A clock
+// stepped back by NTP would otherwise make the agent's own batches unacceptable.
+func (s *Sender) batchTime(now time.Time, recs [][]byte) time.Time {
+	t := core.Stamp(now)
+	if s.created.After(t) {
+		t = s.created
+	}
+	for _, r := range recs {
+		if e, err := wire.DecodeRecord(r); err == nil && e.Record.Time.After(t) {
+			t = e.Record.Time
+		}
+	}
+	return core.Stamp(t)
 }
 
 // answer is what one POST got.
