@@ -6,72 +6,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 
 	"github.com/akciz/akciz/internal/config"
 	"github.com/akciz/akciz/internal/i18n"
 )
 
-// configCommands are the sub-commands of `akciz config`. Each lives in a file of its own
-// (config_diff.go, config_map.go, …) and adds itself with registerConfig in init(), so that no file
-// needs another's to be edited.
-var configCommands = map[string]*command{}
+// configCommands are the sub-commands of `akciz config`: check here, diff and map in config_diff.go and
+// config_map.go.
+var configCommands = newGroup("config", "config")
 
 // registerConfig adds a sub-command of `akciz config`.
-func registerConfig(c *command) {
-	if _, dup := configCommands[c.name]; dup {
-		panic("akciz: config command registered twice: " + c.name)
-	}
-	configCommands[c.name] = c
-}
+func registerConfig(c *command) { configCommands.add(c) }
 
 func init() {
-	register(&command{name: "config", summary: "config.summary", run: runConfig})
+	register(&command{name: "config", summary: "config.summary", run: configCommands.run})
 	registerConfig(&command{name: "check", summary: "config.check.summary", run: runConfigCheck})
-}
-
-func runConfig(ctx context.Context, env *environment, args []string) int {
-	// A --lang before the sub-command's name applies to the listing.
-	for len(args) >= 2 && (args[0] == "--lang" || args[0] == "-lang") {
-		env = withLang(env, args[1])
-		args = args[2:]
-	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		if len(args) > 1 {
-			if c, ok := configCommands[args[1]]; ok {
-				return c.run(ctx, env, []string{"--help"})
-			}
-		}
-		if len(args) == 0 {
-			configUsage(env, env.stderr)
-			return 2
-		}
-		configUsage(env, env.stdout)
-		return 0
-	}
-	c, ok := configCommands[args[0]]
-	if !ok {
-		fmt.Fprintln(env.stderr, env.p.T("config.unknown_command", args[0]))
-		configUsage(env, env.stderr)
-		return 2
-	}
-	return c.run(ctx, env, args[1:])
-}
-
-func configUsage(env *environment, w io.Writer) {
-	fmt.Fprintln(w, env.p.T("config.intro"))
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%s: akciz config <%s> [%s]\n\n", env.p.T("common.usage"), env.p.T("main.command"), env.p.T("main.arguments"))
-	names := make([]string, 0, len(configCommands))
-	for n := range configCommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, env.p.T(configCommands[n].summary))
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, env.p.T("config.more_help"))
 }
 
 // withLang returns env speaking the language of a --lang flag value.

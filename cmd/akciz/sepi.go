@@ -14,66 +14,19 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/akciz/akciz/internal/sepi"
 )
 
-// sepiCommands are the sub-commands of `akciz sepi`, each adding itself in init() like check below.
-var sepiCommands = map[string]*command{}
+// sepiCommands are the sub-commands of `akciz sepi`.
+var sepiCommands = newGroup("sepi", "sepi")
 
 func init() {
-	register(&command{name: "sepi", summary: "sepi.summary", run: runSepi})
-	sepiCommands["check"] = &command{name: "check", summary: "sepi.check.summary", run: runSepiCheck}
-	sepiCommands["import"] = &command{name: "import", summary: "sepi.import.summary", run: runSepiImport}
-}
-
-func runSepi(ctx context.Context, env *environment, args []string) int {
-	for len(args) >= 2 && (args[0] == "--lang" || args[0] == "-lang") {
-		env = withLang(env, args[1])
-		args = args[2:]
-	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		if len(args) > 1 {
-			if c, ok := sepiCommands[args[1]]; ok {
-				return c.run(ctx, env, []string{"--help"})
-			}
-		}
-		w := env.stdout
-		if len(args) == 0 {
-			w = env.stderr
-		}
-		sepiUsage(env, w)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	c, ok := sepiCommands[args[0]]
-	if !ok {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.unknown_command", args[0]))
-		sepiUsage(env, env.stderr)
-		return 2
-	}
-	return c.run(ctx, env, args[1:])
-}
-
-func sepiUsage(env *environment, w io.Writer) {
-	fmt.Fprintln(w, env.p.T("sepi.intro"))
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%s: akciz sepi <%s> [%s]\n\n", env.p.T("common.usage"), env.p.T("main.command"), env.p.T("main.arguments"))
-	names := make([]string, 0, len(sepiCommands))
-	for n := range sepiCommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, env.p.T(sepiCommands[n].summary))
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, env.p.T("sepi.more_help"))
+	register(&command{name: "sepi", summary: "sepi.summary", run: sepiCommands.run})
+	sepiCommands.add(&command{name: "check", summary: "sepi.check.summary", run: runSepiCheck})
+	sepiCommands.add(&command{name: "import", summary: "sepi.import.summary", run: runSepiImport})
 }
 
 // sepiJSON is one file's outcome in --format json.

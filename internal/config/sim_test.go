@@ -132,7 +132,7 @@ func TestSamplesMatchScenarios(t *testing.T) {
 		})
 	}
 	if n == 0 {
-		t.Skip("no scenarios in examples/")
+		t.Fatal("no scenarios in examples/: the samples and their scenarios belong together")
 	}
 }
 
