@@ -36,7 +36,7 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 ## bench: every benchmark; the Go micro-benchmarks, then each side-by-side comparison with its reference.
-bench: bench-go bench-modbus
+bench: bench-go bench-modbus bench-imports bench-ingest bench-agent
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -47,3 +47,26 @@ bench-modbus:
 
 clean:
 	rm -rf bin
+
+## bench-imports: SEPI (1 million barcodes) and a 0.5 GB energy table, each checked in a child process: time and peak memory.
+.PHONY: bench-imports
+bench-imports:
+	GO=$(GO) tools/bench-imports.sh
+
+## bench-ingest: akciz server's intake over loopback HTTPS with full verification, beside the store's raw bulk insert (SQLite, PostgreSQL).
+.PHONY: bench-ingest
+bench-ingest:
+	GO=$(GO) tools/bench-ingest.sh
+
+## test-zero-loss: the agent as a child process SIGKILLed 20 times, the server unreachable for stretches; the last line is the tally (docs/agent-operations.md).
+.PHONY: test-zero-loss
+test-zero-loss:
+	@rep=$$(mktemp); AKCIZ_ZERO_LOSS_KILLS=$${AKCIZ_ZERO_LOSS_KILLS:-20} AKCIZ_ZERO_LOSS_SPEED=$${AKCIZ_ZERO_LOSS_SPEED:-120} \
+		AKCIZ_ZERO_LOSS_REPORT=$$rep \
+		$(GO) test -count=1 -timeout 10m -run '^TestZeroLoss$$' -v ./cmd/akciz/; s=$$?; \
+		cat $$rep; rm -f $$rep; exit $$s
+
+## bench-agent: akciz agent reading 1,000 tags a second from the simulator for BENCH_AGENT_SECONDS (60): peak RSS, CPU, requests per scan beside the minimum.
+.PHONY: bench-agent
+bench-agent:
+	GO=$(GO) BENCH_AGENT_SECONDS=$${BENCH_AGENT_SECONDS:-60} tools/bench-agent.sh
