@@ -7,7 +7,8 @@ import (
 	"sort"
 )
 
-// group is a command made of sub-commands (akciz config check|diff|map, akciz sepi check|import). Each
+// group is a command made of sub-commands (akciz itself, akciz config check|diff|map, akciz sepi
+// check|import). Each
 // sub-command lives in a file of its own and adds itself with add in init(), so that no file needs
 // another's to be edited. Its texts are the catalogue's <area>.intro, <area>.more_help and
 // <area>.unknown_command.
@@ -62,7 +63,11 @@ func (g *group) run(ctx context.Context, env *environment, args []string) int {
 func (g *group) usage(env *environment, w io.Writer) {
 	fmt.Fprintln(w, env.p.T(g.area+".intro"))
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%s: akciz %s <%s> [%s]\n\n", env.p.T("common.usage"), g.name, env.p.T("main.command"), env.p.T("main.arguments"))
+	name := "akciz"
+	if g.name != "" {
+		name += " " + g.name
+	}
+	fmt.Fprintf(w, "%s: %s <%s> [%s]\n\n", env.p.T("common.usage"), name, env.p.T("main.command"), env.p.T("main.arguments"))
 	names := make([]string, 0, len(g.commands))
 	for n := range g.commands {
 		names = append(names, n)

@@ -5,11 +5,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 
 	"github.com/akciz/akciz/internal/i18n"
@@ -30,14 +28,10 @@ type environment struct {
 	p              *i18n.Printer
 }
 
-var commands = map[string]*command{}
+// commands are akciz's subcommands; each file adds its own with register in init().
+var commands = newGroup("", "main")
 
-func register(c *command) {
-	if _, dup := commands[c.name]; dup {
-		panic("akciz: command registered twice: " + c.name)
-	}
-	commands[c.name] = c
-}
+func register(c *command) { commands.add(c) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,39 +41,5 @@ func main() {
 }
 
 func run(ctx context.Context, env *environment, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				return c.run(ctx, env, []string{"--help"})
-			}
-		}
-		usage(env)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintln(env.stderr, env.p.T("main.unknown_command", args[0]))
-		usage(env)
-		return 2
-	}
-	return c.run(ctx, env, args[1:])
-}
-
-func usage(env *environment) {
-	fmt.Fprintln(env.stderr, env.p.T("main.intro"))
-	fmt.Fprintln(env.stderr)
-	fmt.Fprintf(env.stderr, "%s: akciz <%s> [%s]\n\n", env.p.T("common.usage"), env.p.T("main.command"), env.p.T("main.arguments"))
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(env.stderr, "  %-10s %s\n", n, env.p.T(commands[n].summary))
-	}
-	fmt.Fprintln(env.stderr)
-	fmt.Fprintln(env.stderr, env.p.T("main.more_help"))
+	return commands.run(ctx, env, args)
 }
