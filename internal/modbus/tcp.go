@@ -356,33 +356,27 @@ func (c *tcpConn) readLoop() {
 		tid, proto, length := be16(hdr[0:]), be16(hdr[2:]), int(be16(hdr[4:]))
 		if proto != 0 || length < 2 || length > MaxPDU+1 {
 			err := fmt.Errorf("%w: mbap header % x (protocol %d, length %d)", ErrInvalidResponse, hdr, proto, length)
-			c.pmu.Lock()
-			p := c.pending[tid]
+			// The connection is marked dead before the request is woken, so that the caller's next
+			// request dials anew rather than landing on this connection.
+			p := c.take(tid)
+			c.fail(fmt.Errorf("connection dropped after a malformed frame: %w", err))
 			if p != nil {
-				delete(c.pending, tid)
 				p.err = err
 				p.done <- struct{}{}
 			}
-			c.pmu.Unlock()
-			c.fail(fmt.Errorf("connection dropped after a malformed frame: %w", err))
 			return
 		}
-		c.pmu.Lock()
-		p := c.pending[tid]
-		if p != nil {
-			delete(c.pending, tid)
-		}
-		c.pmu.Unlock()
+		p := c.take(tid)
 		dst := discard[:length-1]
 		if p != nil {
 			dst = p.resp[:length-1]
 		}
 		if _, err := io.ReadFull(c.br, dst); err != nil {
+			c.fail(connErr(err))
 			if p != nil {
 				p.err = connErr(err)
 				p.done <- struct{}{}
 			}
-			c.fail(connErr(err))
 			return
 		}
 		c.lastIO.Store(time.Now().UnixNano())
@@ -393,6 +387,17 @@ func (c *tcpConn) readLoop() {
 		p.err = p.check(hdr[6])
 		p.done <- struct{}{}
 	}
+}
+
+// take removes and returns the request waiting for tid, if any.
+func (c *tcpConn) take(tid uint16) *call {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	p := c.pending[tid]
+	if p != nil {
+		delete(c.pending, tid)
+	}
+	return p
 }
 
 func connErr(err error) error {
