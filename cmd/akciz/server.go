@@ -75,9 +75,18 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 	crlFile := fs.String("crl", "", "")
 	origin := fs.String("origin", ingest.DefaultOrigin, "")
 	inflight := fs.Int("max-inflight", 64, "")
+	starts := make([]func(context.Context, *serverContext) error, len(serverParts))
+	for i, part := range serverParts {
+		starts[i] = part.setup(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(env.stdout, env.p.T("server.help"))
+			for _, part := range serverParts {
+				if part.help != "" {
+					fmt.Fprintln(env.stdout, env.p.T(part.help))
+				}
+			}
 			return 0
 		}
 		fmt.Fprintln(env.stderr, env.p.T("server.bad_flag", err.Error()))
@@ -163,7 +172,21 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 	if err != nil {
 		return fail("server.listen_failed", *listen, err.Error())
 	}
-	hs := ing.HTTPServer(*listen, cert)
+	api := http.NewServeMux()
+	api.Handle("/", ing.Handler())
+	pctx, stopParts := context.WithCancel(ctx)
+	sc := &serverContext{env: env, store: s, dir: *dir, logger: logger, ingest: ing, api: api, ctx: pctx}
+	defer func() {
+		stopParts()
+		sc.wg.Wait()
+	}()
+	for i, start := range starts {
+		if err := start(pctx, sc); err != nil {
+			ln.Close()
+			return fail("server.part_failed", serverParts[i].name, err.Error())
+		}
+	}
+	hs := ing.HTTPServer(*listen, cert, api)
 	fmt.Fprintln(env.stdout, env.p.T("server.listening", "https://"+ln.Addr().String(), where, trust.Anchors(), len(crls)))
 	done := make(chan error, 1)
 	go func() { done <- hs.ServeTLS(ln, "", "") }()

@@ -115,6 +115,11 @@ func (s *Server) tolerate(err error) error {
 	return err
 }
 
+// Identify gives the EIK of the operator whose TLS client certificate made r, checked as a batch's is
+// (chain, validity, revocation, registration). The other parts of the API (submissions, queries) use it
+// so that one certificate means one operator everywhere. A refusal is a *wire.Error.
+func (s *Server) Identify(r *http.Request) (string, error) { return s.client(r.Context(), r) }
+
 // client identifies the operator of the TLS client certificate.
 func (s *Server) client(ctx context.Context, r *http.Request) (string, error) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {

@@ -123,11 +123,15 @@ func TLSConfig(cert tls.Certificate) *tls.Config {
 
 // HTTPServer gives an http.Server for addr with the handler, the TLS configuration and timeouts that bound
 // what a slow or hostile client can hold: the headers within 10 s, the whole request within 5 minutes
-// (a 16 MiB batch over a slow GPRS link), idle connections for 2 minutes.
-func (s *Server) HTTPServer(addr string, cert tls.Certificate) *http.Server {
+// (a 16 MiB batch over a slow GPRS link), idle connections for 2 minutes. h serves the requests; nil
+// means s.Handler() (akciz server passes a mux that holds s.Handler() and the other parts' API routes).
+func (s *Server) HTTPServer(addr string, cert tls.Certificate, h http.Handler) *http.Server {
+	if h == nil {
+		h = s.Handler()
+	}
 	return &http.Server{
 		Addr:              addr,
-		Handler:           s.Handler(),
+		Handler:           h,
 		TLSConfig:         TLSConfig(cert),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,

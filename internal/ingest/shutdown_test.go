@@ -35,7 +35,7 @@ func TestGracefulShutdown(t *testing.T) {
 	tlsCA := newCA(t, "TLS CA")
 	k := ecKey(t)
 	cert := tlsCA.issue(t, k, "localhost", "", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
-	hs := ing.HTTPServer("127.0.0.1:0", tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: k})
+	hs := ing.HTTPServer("127.0.0.1:0", tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: k}, nil)
 	// The batch counts as in flight once the handler has it: net/http drops a request whose headers were
 	// read but that has not reached its handler when Shutdown starts (StateActive fires before that).
 	active := make(chan struct{}, 1)

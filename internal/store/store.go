@@ -386,6 +386,13 @@ type DeviceFilter struct {
 // Store is the storage of akciz server. Every method is safe for concurrent use. Methods that write are
 // durable when they return nil.
 type Store interface {
+	// The areas beyond the evidence, each in a file of its own (watch.go, console.go, notices.go,
+	// submissions.go) with its tables in a migration of its own.
+	Watch
+	Console
+	Notices
+	Submissions
+
 	// PutOperator creates or updates an operator.
 	PutOperator(ctx context.Context, o Operator) error
 	// Operator gives the operator with this EIK, or ErrNotFound.

@@ -41,6 +41,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TransparencyLog", testTransparencyLog},
 		{"Queries", testQueries},
 		{"BulkInsert", testBulkInsert},
+		{"Watch", testWatch},
+		{"Console", testConsole},
+		{"Notices", testNotices},
+		{"Submissions", testSubmissions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

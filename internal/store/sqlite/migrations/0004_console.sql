@@ -1,0 +1,2 @@
+-- The console area's tables (reserved step; see internal/store/console.go).
+SELECT 1;
