@@ -128,6 +128,9 @@ type agentProc struct {
 
 	buf []*core.Record // the records of the poll in progress (pollLoop's goroutine only)
 
+	prev     savedState        // the state file of the last run, as read at start
+	reissued *journal.Reissued // what the start did about records lost in the journal, if anything
+
 	appendMu  sync.Mutex     // one commit at a time
 	pending   []*core.Record // records in the state file, not yet appended
 	lastState []byte         // the poller's state last saved
@@ -182,6 +185,11 @@ func openAgent(env *environment, cfgPath, setPath string, withSender bool) (*age
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
+		// The state file holds records not yet in the journal: its directory's entry must survive a power
+		// cut after the first start as much as the file does (the journal's Open does the same for its own).
+		if err := (journal.OSFS{}).SyncDir(filepath.Dir(d)); err != nil {
+			return nil, err
+		}
 	}
 	pin := ""
 	if set.PINFile != "" {
@@ -197,11 +205,14 @@ func openAgent(env *environment, cfgPath, setPath string, withSender bool) (*age
 	if !withSender {
 		return a, nil
 	}
-	a.j, a.rec, err = journal.Open(set.Journal, journal.Options{Device: a.device, MaxSize: set.JournalMax})
-	if err != nil {
-		a.key.Close()
+	if err := a.openJournal(); err != nil {
+		a.close()
 		if errors.Is(err, journal.ErrLocked) {
 			return nil, &msgError{msg: env.p.T("agentcmd.locked", set.Journal), err: err}
+		}
+		var me *msgError
+		if errors.As(err, &me) {
+			return nil, err
 		}
 		return nil, &msgError{msg: env.p.T("agentcmd.journal", set.Journal, err.Error()), err: err}
 	}
@@ -210,6 +221,81 @@ func openAgent(env *environment, cfgPath, setPath string, withSender bool) (*age
 		return nil, err
 	}
 	return a, nil
+}
+
+// openJournal opens the journal: it finishes a reissue a crash interrupted, recovers what a crash left
+// (journal.Open), appends the records of the last poll that did not make it (recoverState) and reissues the
+// journal when recovery found records lost to disk damage (reissue).
+func (a *agentProc) openJournal() error {
+	if err := journal.FinishReissue(a.set.Journal, nil); err != nil {
+		return err
+	}
+	var err error
+	if a.j, a.rec, err = journal.Open(a.set.Journal, journal.Options{Device: a.device, MaxSize: a.set.JournalMax}); err != nil {
+		return err
+	}
+	if err := a.recoverState(); err != nil {
+		if !errors.Is(err, journal.ErrFull) {
+			return &msgError{msg: err.Error(), err: err}
+		}
+		// A full journal must not keep the agent from starting: delivery frees room, and pollLoop appends
+		// the waiting records (they stay in the state file until then) before it polls again.
+		a.log.Error("journal full at start; the records of the last poll wait in the state file", "count", len(a.pending))
+	}
+	if len(a.rec.Lost) > 0 {
+		if len(a.pending) > 0 {
+			// The reissue rewrites the state file without the records it holds; with records still waiting
+			// (a full journal, which leaves no room for a reissue anyway) it waits for the next start.
+			a.log.Error("journal lost records but is full; reissue left to the next start", "lost", a.rec.Lost)
+			return nil
+		}
+		return a.reissue()
+	}
+	return nil
+}
+
+// recoverState reads the state file the last run left and appends the records a crash kept from being
+// appended (recoverPending). It runs before anything else touches the journal.
+func (a *agentProc) recoverState() error {
+	if b, err := os.ReadFile(filepath.Join(a.set.State, stateFile)); err == nil {
+		if err := json.Unmarshal(b, &a.prev); err != nil {
+			a.log.Warn("agent state unreadable; starting without it", "err", err)
+			a.prev = savedState{}
+		}
+	}
+	a.lastState = a.prev.Poller
+	return a.recoverPending(a.prev)
+}
+
+// reissue rewrites a journal that lost records to disk damage in the middle (journal.Reissue): a
+// records-lost event in place of each lost range and the intact records after it renumbered, so that the
+// server receives the loss declared in an unbroken chain instead of a hole it cannot close. The records of
+// the state file are in the journal by now (recoverState); the state file is written without them first,
+// since their seqs change.
+func (a *agentProc) reissue() error {
+	if err := a.saveState(0); err != nil {
+		return err
+	}
+	if err := a.j.Close(); err != nil {
+		return err
+	}
+	a.j = nil
+	j, _, done, err := journal.Reissue(a.set.Journal, journal.Options{Device: a.device, MaxSize: a.set.JournalMax},
+		deliver.Reissuer{Device: a.device, Config: a.hash, Test: a.set.Test, Inflight: deliver.InflightRecords(a.set.State)})
+	if err != nil {
+		return err
+	}
+	a.j, a.reissued = j, done
+	if done == nil {
+		return nil
+	}
+	if done.Err != nil {
+		a.log.Error("journal lost records and could not be reissued; delivery stops at the hole", "lost", a.rec.Lost, "err", done.Err)
+		return nil
+	}
+	a.log.Error("journal lost records to disk damage; records-lost declared in their place", "lost", done.Declared,
+		"from", done.From, "renumbered", done.Renumbered, "restored_from_batch_in_flight", done.Restored)
+	return nil
 }
 
 func (a *agentProc) openSender(env *environment) error {
@@ -293,7 +379,8 @@ func (a *agentProc) event(_ context.Context, e core.Event) error {
 // lost when the agent dies before appending it, and none is made again by a poller restored to a state
 // from before it.
 type savedState struct {
-	Config  string          `json:"config"` // the configuration's hash at the last poll
+	Config  string          `json:"config"`        // the configuration's hash at the last poll
+	Time    time.Time       `json:"time,omitzero"` // the wall clock when it was written: a start behind it saw the clock go back
 	Poller  json.RawMessage `json:"poller,omitempty"`
 	Next    uint64          `json:"next,omitempty"` // the journal's next seq when Pending was written
 	Pending []*core.Record  `json:"pending,omitempty"`
@@ -376,7 +463,7 @@ func (a *agentProc) notKept(r *core.Record, err error) *core.Record {
 }
 
 func (a *agentProc) saveState(next uint64) error {
-	b, err := json.Marshal(savedState{Config: a.hash, Poller: a.lastState, Next: next, Pending: a.pending})
+	b, err := json.Marshal(savedState{Config: a.hash, Time: time.Now().UTC(), Poller: a.lastState, Next: next, Pending: a.pending})
 	if err != nil {
 		return err
 	}
@@ -414,26 +501,29 @@ func (a *agentProc) noteRecord(seq uint64, r *core.Record) {
 }
 
 func (a *agentProc) run(ctx context.Context) error {
-	var prev savedState
-	if b, err := os.ReadFile(filepath.Join(a.set.State, stateFile)); err == nil {
-		if err := json.Unmarshal(b, &prev); err != nil {
-			a.log.Warn("agent state unreadable; starting without it", "err", err)
-			prev = savedState{}
-		}
-	}
-	a.lastState = prev.Poller
-	if err := a.recoverPending(prev); err != nil {
-		return err
-	}
-	// Start events, in this order: what recovery found, whether the configuration changed, and the start.
+	prev := a.prev
+	// Start events, in this order: what recovery found, a clock behind the last run's, whether the
+	// configuration changed, and the start.
 	if r := a.rec; r != nil && (r.TruncatedBytes > 0 || r.Damaged()) {
 		detail := fmt.Sprintf("truncated %d bytes", r.TruncatedBytes)
 		if r.Damaged() {
 			detail += fmt.Sprintf("; damaged: skipped %d ranges, lost %v, header errors %d, ack error %v",
 				len(r.Skipped), r.Lost, len(r.HeaderErrors), r.AckError)
+			if d := a.reissued; d != nil && d.Err == nil {
+				detail += fmt.Sprintf("; records-lost declared for %v from seq %d, %d records renumbered; restored from the batch in flight %v",
+					d.Declared, d.From, d.Renumbered, d.Restored)
+			} else if d != nil {
+				detail += "; not reissued: " + d.Err.Error()
+			}
 			a.log.Error("journal damaged", "detail", detail)
 		}
 		if err := a.event(ctx, core.Event{Kind: core.EventJournalRecovered, Value: fmt.Sprint(r.TruncatedBytes), Detail: detail}); err != nil {
+			return err
+		}
+	}
+	if e, ok := clockBehind(time.Now(), prev.Time, a.sender.Status().LastCreated); ok {
+		a.log.Warn("the clock is behind the time kept by the last run", "step_ms", e.Value, "previous", e.Previous)
+		if err := a.event(ctx, e); err != nil {
 			return err
 		}
 	}
@@ -508,6 +598,29 @@ func (a *agentProc) run(ctx context.Context) error {
 	default:
 		return nil
 	}
+}
+
+// clockStepTolerance is how far the clock may be behind a time the last run kept before the start
+// counts as a clock step (the poller's own ClockStep, agent.Options, is the same 2 s within a run).
+const clockStepTolerance = 2 * time.Second
+
+// clockBehind gives the clock-stepped event of a start whose clock (now) is behind the latest time the
+// agent kept in an earlier run: the state file's time, or the last accepted batch's created. Within a run
+// the poller sees steps against the monotonic clock; across a restart only these kept times can show one.
+// Value is the step in milliseconds (negative: back), Previous the kept time.
+func clockBehind(now time.Time, kept ...time.Time) (core.Event, bool) {
+	var last time.Time
+	for _, t := range kept {
+		if t.After(last) {
+			last = t
+		}
+	}
+	if last.IsZero() || !now.Before(last.Add(-clockStepTolerance)) {
+		return core.Event{}, false
+	}
+	return core.Event{Kind: core.EventClockStepped, Value: fmt.Sprint(now.Sub(last).Milliseconds()),
+		Previous: core.Stamp(last).Format(time.RFC3339Nano),
+		Detail:   "at start the clock is behind the last time this agent kept (state file or accepted batch)"}, true
 }
 
 // pollLoop polls until ctx ends and commits each poll's records with the poller's state. A journal that is

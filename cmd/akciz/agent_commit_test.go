@@ -200,3 +200,51 @@ func TestExportLeavesRecoveryToAgent(t *testing.T) {
 		t.Fatalf("export of a clean journal: %d %s", c, stderr)
 	}
 }
+
+// The sender's unsent-too-long event (deliver.Options.Event is called once, at the crossing, and only logs
+// its error) must not be lost when it comes while the journal is full, which a long outage makes likely:
+// a.event leaves it waiting in the state file, and the next commit with room appends it, once.
+func TestUnsentEventJournalFull(t *testing.T) {
+	a, j := commitFixture(t, journal.Options{SegmentSize: 4096, MaxSize: 4096})
+	for i := 0; ; i++ {
+		if err := a.commit([]*core.Record{doorEvent(a, i)}, nil); errors.Is(err, journal.ErrFull) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := j.Stats().Last
+	if err := a.event(context.Background(), core.Event{Kind: core.EventUnsentTooLong, Value: "1"}); !errors.Is(err, journal.ErrFull) {
+		t.Fatalf("event into a full journal: %v", err)
+	}
+	st := readState(t, a)
+	if n := len(st.Pending); n != 2 || st.Pending[1].Event.Kind != core.EventUnsentTooLong {
+		t.Fatalf("state file holds %d records waiting, want the door event and unsent-too-long", n)
+	}
+	// Delivery makes room; the next commit appends what waited, the event once.
+	if err := j.Trim(full, []byte("receipt")); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j, _, err := journal.Open(filepath.Join(a.set.State, "journal"), journal.Options{Device: a.device, SegmentSize: 4096, MaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	a.j = j
+	if err := a.commit(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := j.ReadFrom(full+1, func(seq uint64, data []byte) error {
+		if bytes.Contains(data, []byte(core.EventUnsentTooLong)) {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("unsent-too-long kept %d times, want 1", n)
+	}
+}

@@ -151,7 +151,15 @@ func writeMetrics(w io.Writer, st agentStatus) {
 	for _, al := range d.Alarms {
 		fmt.Fprintf(w, "akciz_agent_alarm{code=%q} 1\n", al.Code)
 	}
+	if st.PollErr != "" {
+		// A full journal (or disk) stops polling: an alarm like the sender's, so that one alert rule on
+		// akciz_agent_alarm covers everything that needs a person.
+		fmt.Fprintf(w, "akciz_agent_alarm{code=%q} 1\n", alarmPollingStopped)
+	}
 }
+
+// alarmPollingStopped is the alarm code of a poll stopped by a full journal or disk, in metrics.
+const alarmPollingStopped = "polling-stopped"
 
 func runAgentStatus(_ context.Context, env *environment, args []string) int {
 	fs := flag.NewFlagSet("agent status", flag.ContinueOnError)

@@ -7,9 +7,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -173,7 +175,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // TestAgentCommand runs the whole agent: the simulator's registers are read, records are journalled,
 // signed, delivered to the stand-in server and trimmed; status, metrics and export work while it runs; a
-// restart continues the chain with agent-stopped and agent-started between.
+// restart continues the chain with agent-stopped, config-changed (the configuration changed) and agent-started between.
 func TestAgentCommand(t *testing.T) {
 	a := newAgentSite(t)
 	r := startAgent(t, a)
@@ -206,7 +208,23 @@ func TestAgentCommand(t *testing.T) {
 	if !strings.Contains(stdout, "stopped") {
 		t.Fatalf("status after stop: %s", stdout)
 	}
+	// Structured logs: every line names the device, delivery's lines their part.
+	logs := r.stderr.String()
+	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if !strings.Contains(l, "device=BGNCA00005001001") {
+			t.Errorf("log line without the device: %s", l)
+		}
+	}
+	if !strings.Contains(logs, `msg="batch delivered" device=BGNCA00005001001 part=deliver`) {
+		t.Errorf("no structured delivery log:\n%s", logs)
+	}
 	n := len(a.srv.records())
+	// The configuration changes between the runs (here only a comment: its hash is what the records carry).
+	cfgXML, _ := os.ReadFile(a.cfg)
+	oldSum := sha256.Sum256(cfgXML)
+	cfgXML = append(cfgXML, "<!-- изменена -->\n"...)
+	newSum := sha256.Sum256(cfgXML)
+	os.WriteFile(a.cfg, cfgXML, 0o600)
 	r = startAgent(t, a)
 	waitFor(t, "second run delivered", func() bool { return len(a.srv.records()) > n+1 })
 	if c := r.stop(); c != 0 {
@@ -221,11 +239,14 @@ func TestAgentCommand(t *testing.T) {
 			t.Fatalf("record %d: %v (seq %d)", i+1, err, e.Seq)
 		}
 		prev = e.Hash
-		if e.Record.Event != nil {
-			kinds = append(kinds, string(e.Record.Event.Kind))
+		if ev := e.Record.Event; ev != nil {
+			kinds = append(kinds, string(ev.Kind))
+			if ev.Kind == core.EventConfigChanged && (ev.Previous != hex.EncodeToString(oldSum[:]) || ev.Value != hex.EncodeToString(newSum[:])) {
+				t.Errorf("config-changed %s → %s, want %x → %x", ev.Previous, ev.Value, oldSum, newSum)
+			}
 		}
 	}
-	if got := strings.Join(kinds, ","); !strings.HasPrefix(got, "agent-started,") || !strings.Contains(got, "agent-stopped,agent-started") {
+	if got := strings.Join(kinds, ","); !strings.HasPrefix(got, "agent-started,") || !strings.Contains(got, "agent-stopped,config-changed,agent-started") {
 		t.Fatalf("events %s", got)
 	}
 }
@@ -254,8 +275,10 @@ func TestWriteMetrics(t *testing.T) {
 	st := agentStatus{}
 	st.Delivery.Backlog = 7
 	st.Delivery.Alarms = append(st.Delivery.Alarms, deliver.Alarm{Code: "expired-certificate"})
+	st.PollErr = "journal full"
 	writeMetrics(&b, st)
-	for _, want := range []string{"akciz_agent_backlog_records 7\n", "akciz_agent_alarm{code=\"expired-certificate\"} 1\n", "# TYPE akciz_agent_link_up gauge\n"} {
+	for _, want := range []string{"akciz_agent_backlog_records 7\n", "akciz_agent_alarm{code=\"expired-certificate\"} 1\n", "# TYPE akciz_agent_link_up gauge\n",
+		"akciz_agent_polling 0\n", "akciz_agent_alarm{code=\"polling-stopped\"} 1\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("metrics lack %q:\n%s", want, b.String())
 		}

@@ -163,6 +163,11 @@ const (
 	// EventRecordNotKept stands in the journal for a record the agent made but could not encode (invalid,
 	// or over wire.MaxRecordSize); Detail says why, Tag the record's kind and Value its point.
 	EventRecordNotKept EventKind = "record-not-kept"
+	// EventRecordsLost stands in the chain where the agent's journal lost records to disk damage before
+	// they were sent: Previous and Value are the first and last lost seq as they were numbered in the
+	// damaged journal, Detail says why. The records after it are the journal's intact records, renumbered
+	// to follow it (docs/protocol.md, "Records lost in the agent's journal").
+	EventRecordsLost EventKind = "records-lost"
 )
 
 // EventKinds lists every event kind.
@@ -171,6 +176,7 @@ var EventKinds = []EventKind{
 	EventErrorBitsCleared, EventTotalizerDecreased, EventCommunicationLost, EventCommunicationRestored,
 	EventAgentStarted, EventAgentStopped, EventConfigChanged, EventClockStepped, EventOutOfLimits,
 	EventBackInLimits, EventUnsentTooLong, EventJournalRecovered, EventTransactionAborted, EventRecordNotKept,
+	EventRecordsLost,
 }
 
 // Valid reports whether k is a known event kind.

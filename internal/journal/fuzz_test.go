@@ -1,7 +1,9 @@
 package journal
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -41,12 +43,24 @@ func FuzzRecover(f *testing.F) {
 		m.MkdirAll("/j", 0)
 		m.setFile("/j/"+segName(1), data)
 		opt := Options{Device: "fuzz", FS: m, SegmentSize: 8192}
+		// Read changes nothing and reports what Open then finds.
+		c, rerr := Read("/j", m, nil)
+		if rerr != nil {
+			t.Fatalf("Read: %v", rerr)
+		}
+		if got := m.file("/j/" + segName(1)); !bytes.Equal(got, data) {
+			t.Fatal("Read changed the segment")
+		}
 		j, r, err := Open("/j", opt)
 		if errors.Is(err, ErrDevice) {
 			return // an intact header of another device: refusing it is right
 		}
 		if err != nil {
 			t.Fatalf("Open: %v", err)
+		}
+		if !slices.Equal(c.Lost, r.Lost) || !slices.Equal(c.HeaderErrors, r.HeaderErrors) ||
+			c.TruncatedBytes != r.TruncatedBytes || len(c.Skipped) != len(r.Skipped) {
+			t.Fatalf("Read reports %+v, Open %+v", c.Recovery, r)
 		}
 		seq, _, err := j.AppendSync(builder([]byte("after")))
 		if err != nil {

@@ -171,6 +171,10 @@ type Journal struct {
 	trimMu sync.Mutex
 
 	lock io.Closer // the directory lock, if the FS offers one
+
+	// Read only (read.go): the segment files opened before reading, and the function given every record.
+	held  map[string]File
+	visit func(seq uint64, data []byte) error
 }
 
 func (j *Journal) path(name string) string { return filepath.Join(j.dir, name) }

@@ -23,8 +23,14 @@ import (
 // crashAt arms a crash in the middle of what the journal is doing: after that many more mutating
 // operations every operation fails with errCrashed until Crash is called. capacity simulates a full disk.
 type memFS struct {
-	mu       sync.Mutex
-	dirs     map[string]*memDir
+	mu   sync.Mutex
+	dirs map[string]*memDir
+	// Directories are entries of their parent too: ddirs is the namespace of directories as the last
+	// SyncDir of each parent made it durable, nsOps the MkdirAll, Rename and Remove of directories since,
+	// by parent. A power loss keeps a random prefix of each parent's nsOps. Parents of the directories
+	// made count as existing and durable (the journal's parent is made by the installation).
+	ddirs    map[string]*memDir
+	nsOps    map[string][]dirOp
 	gen      int
 	crashAt  int // mutating operations left before the crash; -1: none armed
 	crashed  bool
@@ -46,6 +52,7 @@ type dirOp struct {
 	kind     int // opCreate, opRemove, opRename
 	name, to string
 	ino      *inode
+	dir      *memDir // for operations on directories (nsOps): names are then full paths
 }
 
 const (
@@ -68,7 +75,30 @@ type fileOp struct {
 
 var errCrashed = errors.New("simulated crash")
 
-func newMemFS() *memFS { return &memFS{dirs: map[string]*memDir{}, crashAt: -1} }
+func newMemFS() *memFS {
+	return &memFS{dirs: map[string]*memDir{}, ddirs: map[string]*memDir{}, nsOps: map[string][]dirOp{}, crashAt: -1}
+}
+
+// nsOp notes an operation on the directory namespace under the parent of name.
+func (m *memFS) nsOp(op dirOp) {
+	p := filepath.Dir(op.name)
+	m.nsOps[p] = append(m.nsOps[p], op)
+}
+
+// applyNS applies operations on directories to the namespace ns.
+func applyNS(ns map[string]*memDir, ops []dirOp) {
+	for _, op := range ops {
+		switch op.kind {
+		case opCreate:
+			ns[op.name] = op.dir
+		case opRemove:
+			delete(ns, op.name)
+		case opRename:
+			delete(ns, op.name)
+			ns[op.to] = op.dir
+		}
+	}
+}
 
 // step accounts for one mutating operation. Called with m.mu held.
 func (m *memFS) step() error {
@@ -116,9 +146,21 @@ func (m *memFS) MkdirAll(dir string, _ fs.FileMode) error {
 	}
 	dir = filepath.Clean(dir)
 	if m.dirs[dir] == nil {
-		m.dirs[dir] = &memDir{cur: map[string]*inode{}, durable: map[string]*inode{}}
+		d := &memDir{cur: map[string]*inode{}, durable: map[string]*inode{}}
+		m.dirs[dir] = d
+		m.nsOp(dirOp{kind: opCreate, name: dir, dir: d})
 	}
 	return nil
+}
+
+// isParent reports whether dir is the parent of a directory of the FS (or the root): it exists.
+func (m *memFS) isParent(dir string) bool {
+	for d := range m.dirs {
+		if filepath.Dir(d) == dir {
+			return true
+		}
+	}
+	return dir == "/"
 }
 
 func (m *memFS) OpenFile(name string, flag int, _ fs.FileMode) (File, error) {
@@ -160,6 +202,14 @@ func (m *memFS) Remove(name string) error {
 	if err := m.step(); err != nil {
 		return err
 	}
+	if sub := m.dirs[filepath.Clean(name)]; sub != nil {
+		if len(sub.cur) > 0 {
+			return &fs.PathError{Op: "remove", Path: name, Err: syscall.ENOTEMPTY}
+		}
+		delete(m.dirs, filepath.Clean(name))
+		m.nsOp(dirOp{kind: opRemove, name: filepath.Clean(name), dir: sub})
+		return nil
+	}
 	d, base, err := m.dir(name)
 	if err != nil {
 		return err
@@ -177,6 +227,19 @@ func (m *memFS) Rename(from, to string) error {
 	defer m.mu.Unlock()
 	if err := m.step(); err != nil {
 		return err
+	}
+	if sub := m.dirs[filepath.Clean(from)]; sub != nil {
+		from, to = filepath.Clean(from), filepath.Clean(to)
+		if filepath.Dir(from) != filepath.Dir(to) {
+			return &fs.PathError{Op: "rename", Path: from, Err: syscall.EXDEV} // not needed by the journal
+		}
+		if old := m.dirs[to]; old != nil && len(old.cur) > 0 {
+			return &fs.PathError{Op: "rename", Path: to, Err: syscall.ENOTEMPTY}
+		}
+		delete(m.dirs, from)
+		m.dirs[to] = sub
+		m.nsOp(dirOp{kind: opRename, name: from, to: to, dir: sub})
+		return nil
 	}
 	d, base, err := m.dir(from)
 	if err != nil {
@@ -217,8 +280,14 @@ func (m *memFS) SyncDir(dir string) error {
 	if err := m.step(); err != nil {
 		return err
 	}
-	d := m.dirs[filepath.Clean(dir)]
+	dir = filepath.Clean(dir)
+	applyNS(m.ddirs, m.nsOps[dir])
+	delete(m.nsOps, dir)
+	d := m.dirs[dir]
 	if d == nil {
+		if m.isParent(dir) {
+			return nil
+		}
 		return &fs.PathError{Op: "sync", Path: dir, Err: fs.ErrNotExist}
 	}
 	d.durable = maps(d.cur)
@@ -238,6 +307,14 @@ func maps(m map[string]*inode) map[string]*inode {
 func (m *memFS) Crash(rnd *rand.Rand) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, ops := range m.nsOps {
+		applyNS(m.ddirs, ops[:rnd.IntN(len(ops)+1)])
+	}
+	clear(m.nsOps)
+	m.dirs = make(map[string]*memDir, len(m.ddirs))
+	for p, d := range m.ddirs {
+		m.dirs[p] = d
+	}
 	live := map[*inode]bool{}
 	for _, d := range m.dirs {
 		keep := d.ops[:rnd.IntN(len(d.ops)+1)]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 )
@@ -66,6 +67,11 @@ func Open(dir string, opt Options) (*Journal, *Recovery, error) {
 	j := &Journal{dir: dir, fs: opt.FS, opt: opt}
 	if err := j.fs.MkdirAll(dir, 0o750); err != nil {
 		return nil, nil, wrapIO("open", err)
+	}
+	// The directory's own entry in its parent must be durable too, or a power cut after the first records
+	// were kept could take the whole journal with it. (Cheap, and harmless when the directory existed.)
+	if err := j.fs.SyncDir(filepath.Dir(dir)); err != nil {
+		return nil, nil, wrapIO("open: sync parent directory", err)
 	}
 	if l, ok := j.fs.(Locker); ok {
 		c, err := l.Lock(dir)
@@ -171,7 +177,7 @@ func (j *Journal) scanAll(rec *Recovery) error {
 	var sc *scanner
 	expected := uint64(0)
 	for i, g := range j.segs {
-		f, err := j.fs.OpenFile(j.path(g.name), os.O_RDONLY, 0)
+		f, err := j.openRead(g.name)
 		if err != nil {
 			return wrapIO("open: read "+g.name, err)
 		}
@@ -214,7 +220,7 @@ func (j *Journal) scanAll(rec *Recovery) error {
 		} else {
 			sc.reset(f, g.size)
 		}
-		g.tail, err = sc.walk(segHeaderSize, func(off int64, h frameHeader, _ []byte) (bool, error) {
+		g.tail, err = sc.walk(segHeaderSize, func(off int64, h frameHeader, data []byte) (bool, error) {
 			if h.seq < expected || limit != 0 && h.seq >= limit {
 				return false, nil
 			}
@@ -226,6 +232,11 @@ func (j *Journal) scanAll(rec *Recovery) error {
 			}
 			g.note(h.seq, off)
 			expected = h.seq + 1
+			if j.visit != nil {
+				if err := j.visit(h.seq, data); err != nil {
+					return false, &visitError{err}
+				}
+			}
 			return true, nil
 		}, func(off, end int64) {
 			rec.Skipped = append(rec.Skipped, Damage{g.name, off, end - off})
@@ -234,11 +245,22 @@ func (j *Journal) scanAll(rec *Recovery) error {
 			g.torn, err = tornSeq(sc, g.tail, expected)
 		}
 		f.Close()
+		if ve, ok := err.(*visitError); ok {
+			return ve.err
+		}
 		if err != nil {
 			return wrapIO("open: read "+g.name, err)
 		}
 	}
 	return nil
+}
+
+// openRead opens a segment for reading: the descriptor Read opened beforehand, if there is one.
+func (j *Journal) openRead(name string) (File, error) {
+	if f, ok := j.held[name]; ok {
+		return heldFile{f}, nil
+	}
+	return j.fs.OpenFile(j.path(name), os.O_RDONLY, 0)
 }
 
 // tornSeq returns the highest seq named by an intact frame header in the damaged tail from off whose

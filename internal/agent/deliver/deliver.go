@@ -58,7 +58,8 @@ type Options struct {
 	// LogKeys verify the server's checkpoints (the note verifier key the agency publishes).
 	LogKeys note.Verifiers
 	// StateDir holds the batch in flight (inflight.akb), so that a batch sent before a crash is sent again
-	// byte for byte after it and the server answers with its receipt instead of a replay.
+	// byte for byte after it and the server answers with its receipt instead of a replay, and the created
+	// time of the last accepted batch (last-created), below which no later batch is dated.
 	StateDir string
 
 	// MaxRecords, MaxBytes and MaxWait say when a batch is cut: at MaxRecords records (default 1000),
@@ -74,7 +75,10 @@ type Options struct {
 	// UnsentAlarm is how long a record may stay unacknowledged before the unsent-too-long alarm (default
 	// 24 h).
 	UnsentAlarm time.Duration
-	// Event appends an event record of the box to the journal (the unsent-too-long alarm); nil drops it.
+	// Event appends an event record of the box to the journal (the unsent-too-long alarm); nil drops it. It
+	// is called once per crossing and its error is only logged, so it must keep the event even when the
+	// journal is full, as the agent's does (the event waits in its state file with the records of the last
+	// poll until delivery makes room: cmd/akciz TestUnsentEventJournalFull).
 	Event func(ctx context.Context, e core.Event) error
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -115,6 +119,9 @@ type Status struct {
 	Records       uint64    `json:"records"`            // records acknowledged since start
 	Failures      uint64    `json:"failures"`           // failed attempts since start
 	Alarms        []Alarm   `json:"alarms,omitempty"`
+	// LastCreated is the created time of the last batch the server accepted (kept across restarts in
+	// StateDir): no later batch is dated before it.
+	LastCreated time.Time `json:"lastCreated,omitzero"`
 }
 
 // Sender delivers the journal's records. Run must not be called concurrently; Notify and Status may be
@@ -132,7 +139,8 @@ type Sender struct {
 	failures int              // consecutive failed attempts
 	pending  time.Time        // when records were first seen waiting, for MaxWait
 	unsent   bool             // the unsent-too-long alarm was raised for the present backlog
-	created  time.Time        // the created time of the last batch cut, in this run
+	created  time.Time        // the created time of the last batch cut in this run
+	accepted time.Time        // the created time of the last batch the server accepted, in any run
 
 	mu sync.Mutex
 	st Status
@@ -206,6 +214,7 @@ func New(o Options) (*Sender, error) {
 		s.needTip = true // a journal that starts at an origin, or whose ack file was damaged
 	}
 	if o.StateDir != "" {
+		s.loadCreated()
 		s.loadInflight()
 	}
 	s.setTip(s.tip, s.cp)
@@ -413,9 +422,10 @@ func (s *Sender) cut() (*inflight, time.Duration, error) {
 		return nil, 0, err
 	}
 	if lost != nil {
-		// They can never be sent, and the server cannot accept what follows them without a declaration of
-		// the lost range that protocol version 1 does not have (docs/protocol.md, open point 1): an officer
-		// must look at it. Checked again every SlowRetry.
+		// They can never be sent, and the server cannot accept what follows them. The agent's start reissues
+		// such a journal with a records-lost declaration in the hole (journal.Reissue, Reissuer); a hole
+		// here means that could not be done (a full disk): an officer must look at it, or a restart with
+		// room on the disk reissues it. Checked again every SlowRetry.
 		s.setAlarm(alarmJournalDamaged, lost.Error())
 		s.log.Error("cannot deliver past lost records", "err", lost)
 		return nil, s.o.SlowRetry, nil
@@ -467,13 +477,17 @@ func (s *Sender) cut() (*inflight, time.Duration, error) {
 	return &inflight{h: h, body: buf.Bytes()}, 0, nil
 }
 
-// batchTime dates a batch: the clock, but never before the previous batch this run cut nor before any
-// of the batch's own records, which the server refuses (docs/protocol.md, verification step 5). A clock
-// stepped back by NTP would otherwise make the agent's own batches unacceptable.
+// batchTime dates a batch: the clock, but never before the previous batch this run cut, the last batch
+// the server accepted (also in an earlier run: saveCreated), nor before any of the batch's own records,
+// all of which the server refuses (docs/protocol.md, verification step 5). A clock stepped back by NTP,
+// also across a restart, would otherwise make the agent's own batches unacceptable.
 func (s *Sender) batchTime(now time.Time, recs [][]byte) time.Time {
 	t := core.Stamp(now)
 	if s.created.After(t) {
 		t = s.created
+	}
+	if s.accepted.After(t) {
+		t = s.accepted
 	}
 	for _, r := range recs {
 		if e, err := wire.DecodeRecord(r); err == nil && e.Record.Time.After(t) {
@@ -546,8 +560,10 @@ func (s *Sender) send(ctx context.Context) (time.Duration, error) {
 	}
 	// altered, bad-signature, malformed, wrong-device, unsupported-version, or a code this agent does not
 	// know: a bug or tampering on the box. The records stay in the journal; the batch is not sent again
-	// unchanged (it is signed anew, with a new time, after SlowRetry).
+	// unchanged (it is signed anew, with a new time, after SlowRetry). A refused batch sets no floor for
+	// the next one's created: it may have been refused for a created in the server's future.
 	s.dropInflight()
+	s.created = s.accepted
 	s.setAlarm(string(p.Code), detail)
 	return s.fail(LinkRefused, detail, s.o.SlowRetry), nil
 }
@@ -605,6 +621,9 @@ func (s *Sender) receipt(b *inflight, body []byte) (time.Duration, error) {
 		s.log.Error("receipt does not verify; journal kept", "first", b.h.First, "last", b.h.Last, "err", err)
 		return s.fail(LinkRefused, err.Error(), s.o.SlowRetry), nil
 	}
+	// The accepted batch's created is the server's lower bound for the next one: kept before the trim, so
+	// that a restart with a clock stepped back still dates its batches after it.
+	s.saveCreated(b.h.Created)
 	if err := s.o.Journal.Trim(b.h.Last, body); err != nil {
 		return 0, fmt.Errorf("deliver: trim through %d: %w", b.h.Last, err)
 	}
@@ -778,8 +797,49 @@ func (s *Sender) catchUp(ctx context.Context, t wire.Tip) error {
 	}
 }
 
+// createdFile, in StateDir, holds the created time of the last batch the server accepted.
+const createdFile = "last-created"
+
+// saveCreated keeps t, the created time of an accepted batch, as the floor of every later batch's created.
+// Only accepted batches count: the server judges the next batch against the last one it accepted, and a
+// batch it refused (dated in its future by a clock that was wrong) must not hold the floor up.
+func (s *Sender) saveCreated(t time.Time) {
+	if t.After(s.accepted) {
+		s.accepted = t
+	}
+	s.mu.Lock()
+	if t.After(s.st.LastCreated) {
+		s.st.LastCreated = t.UTC()
+	}
+	s.mu.Unlock()
+	if s.o.StateDir == "" {
+		return
+	}
+	if err := WriteFileAtomic(filepath.Join(s.o.StateDir, createdFile), []byte(t.UTC().Format(time.RFC3339Nano)+"\n")); err != nil {
+		s.log.Warn("created time of the last batch not saved", "err", err)
+	}
+}
+
+// loadCreated reads the floor kept by saveCreated in an earlier run.
+func (s *Sender) loadCreated() {
+	b, err := os.ReadFile(filepath.Join(s.o.StateDir, createdFile))
+	if err != nil {
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(bytes.TrimSpace(b)))
+	if err != nil {
+		s.log.Warn("created time of the last batch unreadable", "err", err)
+		return
+	}
+	s.accepted = t.UTC()
+	s.st.LastCreated = t.UTC()
+}
+
+// inflightFile, in StateDir, holds the batch in flight.
+const inflightFile = "inflight" + wire.BatchFileExt
+
 func (s *Sender) inflightPath() string {
-	return filepath.Join(s.o.StateDir, "inflight"+wire.BatchFileExt)
+	return filepath.Join(s.o.StateDir, inflightFile)
 }
 
 // saveInflight keeps the batch before it is sent: after a crash the same bytes go again, and the server

@@ -48,6 +48,7 @@ type standIn struct {
 	maxRecords int  // answer too-large above it
 	refuse     wire.Code
 	posts      int
+	created    time.Time // of the last accepted batch: like ingest, refuse a batch dated before it
 }
 
 type acceptN struct {
@@ -125,7 +126,13 @@ func (l *standIn) batch(w http.ResponseWriter, r *http.Request) {
 			if l.maxRecords > 0 && int(h.Count) > l.maxRecords {
 				return &wire.Error{Code: wire.CodeTooLarge, Seq: h.First}
 			}
-			return l.tip.Check(h)
+			if err := l.tip.Check(h); err != nil {
+				return err
+			}
+			if h.Created.Before(l.created) {
+				return &wire.Error{Code: wire.CodeMalformed, Seq: h.First}
+			}
+			return nil
 		}}, func(e *wire.Entry) error {
 		recs = append(recs, bytes.Clone(e.Raw))
 		return nil
@@ -141,6 +148,7 @@ func (l *standIn) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	l.records = append(l.records, recs...)
 	l.tip = l.tip.Next(h)
+	l.created = h.Created
 	hs, err := tlog.StoredHashes(l.n, wire.LeafData(h.Digest()), l)
 	if err != nil {
 		l.t.Error(err)
