@@ -93,6 +93,9 @@ func PDF(w io.Writer, d *Document) error {
 	ti := 0
 	for _, s := range d.Sections {
 		p.section = s
+		if s.NewPage && p.f.GetY() > pdfMarginTop {
+			p.newPage()
+		}
 		p.sectionHeading(s, p.sectionLead(s, pts[ti:]))
 		for _, b := range s.Blocks {
 			switch b := b.(type) {

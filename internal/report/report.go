@@ -53,7 +53,10 @@ type Section struct {
 	// SheetName is the XLSX sheet name; empty means the heading. Either is cleaned to what Excel accepts
 	// (at most 31 characters, none of []:*?/\) and made unique.
 	SheetName string
-	Blocks    []Block
+	// NewPage starts the section on a new page in PDF (a protocol's second copy, which is cut off and
+	// handed over on its own); the other formats ignore it.
+	NewPage bool
+	Blocks  []Block
 }
 
 // Block is a Paragraph or a *Table.
