@@ -9,6 +9,7 @@ import (
 
 	"github.com/akciz/akciz/internal/ingest"
 	"github.com/akciz/akciz/internal/store"
+	"github.com/akciz/akciz/internal/watch"
 )
 
 // serverPart is one capability of akciz server beyond the intake (watching, the console, notices,
@@ -37,6 +38,10 @@ type serverContext struct {
 	// api is served on the intake's HTTPS listener (TLS client certificates; ingest.Server.Identify
 	// names the operator) beside the intake's own routes; parts add theirs under /api/v1/.
 	api *http.ServeMux
+	// alarms tells people about alarms as they open, change and close. The notices part sets it to its
+	// outbox (it starts first: parts start in file order); the watching engine and the console use it,
+	// and keep to the log when it is nil.
+	alarms watch.Notifier
 
 	ctx context.Context
 	wg  sync.WaitGroup
@@ -50,4 +55,28 @@ func (sc *serverContext) run(fn func(ctx context.Context)) {
 		defer sc.wg.Done()
 		fn(sc.ctx)
 	}()
+}
+
+// alarmNotifier gives what the watching engine and the console tell about alarm changes: the server's
+// log always (an operator of the server sees every alarm there), and the notices' outbox when the
+// notices part set one, which mails the people of the site's operator and customs office (чл. 28).
+func (sc *serverContext) alarmNotifier() watch.Notifier {
+	log := watch.LogNotifier{Logf: sc.logger.Printf}
+	if sc.alarms == nil {
+		return log
+	}
+	return teeNotifier{log, sc.alarms}
+}
+
+// teeNotifier tells every notifier in turn; the first error is returned after all were told.
+type teeNotifier []watch.Notifier
+
+func (t teeNotifier) AlarmChanged(ctx context.Context, a store.Alarm, e store.AlarmEntry) error {
+	var first error
+	for _, n := range t {
+		if err := n.AlarmChanged(ctx, a, e); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"internal/watch":              {"internal/config", "internal/config/change", "internal/core", "internal/i18n", "internal/report", "internal/store", "internal/workday"},
 	"internal/notify":             {"internal/core", "internal/i18n", "internal/report", "internal/store"},
 	"internal/submit":             {"internal/core", "internal/energy", "internal/i18n", "internal/report", "internal/sepi", "internal/store"},
-	"internal/web":                {"internal/config", "internal/config/change", "internal/core", "internal/energy", "internal/i18n", "internal/modbusmap", "internal/notify", "internal/report", "internal/sepi", "internal/store", "internal/submit", "internal/watch"},
+	"internal/web":                {"internal/config", "internal/config/change", "internal/core", "internal/energy", "internal/i18n", "internal/modbusmap", "internal/notify", "internal/report", "internal/sepi", "internal/store", "internal/submit", "internal/watch", "internal/workday"},
 	"internal/layout":             {},
 	"examples":                    {},
 	"cmd/akciz":                   {"*"},
