@@ -12,7 +12,7 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/akciz
 
-## demo: the main job for now: the fuel-depot simulator, read over Modbus TCP for 20 s (tools/demo.sh).
+## demo: the main job: akciz demo — simulator, agent and server with its console in one process; data in ./akciz-demo (docs/demo.md).
 demo: build
 	tools/demo.sh
 

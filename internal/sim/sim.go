@@ -30,6 +30,10 @@ type Options struct {
 	// Truth receives the ground-truth log; nil writes none. If it has a Sync() error method (an
 	// *os.File), Close calls it.
 	Truth io.Writer
+	// Totals continues an earlier run: for a control point id, the totalizers (by role) start at these
+	// values instead of at the scenario's initial and what follows from it, so that no totalizer goes
+	// back across a restart (чл. 30, ал. 6). Roles the point does not count are ignored.
+	Totals map[string]map[core.Role]float64
 }
 
 // Sim is a running simulated site. Step advances it; the Modbus handlers and the control API may be used
@@ -39,6 +43,8 @@ type Sim struct {
 	tick  time.Duration
 	start time.Time
 	seed  uint64
+	// resume is Options.Totals, read when the points are made.
+	resume map[string]map[core.Role]float64
 
 	mu       sync.RWMutex // guards the plant and the register images
 	ticks    int64
@@ -134,7 +140,7 @@ type openTx struct {
 
 // New prepares a run of sc. It writes the truth log's first record.
 func New(sc *Scenario, o Options) (*Sim, error) {
-	s := &Sim{sc: sc, tick: sc.Tick, seed: o.Seed, images: map[byte]*image{}}
+	s := &Sim{sc: sc, tick: sc.Tick, seed: o.Seed, images: map[byte]*image{}, resume: o.Totals}
 	s.start = o.Start
 	if s.start.IsZero() {
 		s.start = sc.Start
@@ -197,6 +203,11 @@ func (s *Sim) newPoint(p *Point, stream uint64) *pointState {
 		vcf := 1 - ps.product.Expansion*(ps.product.Temperature.Mid()-15)
 		ps.totals[core.RoleTotalStdVolume] = p.Initial * vcf
 		ps.totals[core.RoleTotalMass] = p.Initial * vcf * ps.product.Density15.Mid() * ps.massFactor()
+	}
+	for role, v := range s.resume[ps.id] {
+		if _, ok := ps.totals[role]; ok {
+			ps.totals[role] = v
+		}
 	}
 	for _, t := range p.Kind.totalizers() {
 		ps.txStart[t] = ps.totals[t]
