@@ -19,8 +19,8 @@ func init() {
 	register(&command{name: "energy", summary: "energy.summary", run: runEnergy})
 }
 
-// runEnergy is `akciz energy check|find`: the offline half of the quarterly electricity and gas tables
-// (чл. 22–24). The upload to the server (`akciz energy import --server URL`) comes with the server.
+// runEnergy is `akciz energy check|find|import`: the quarterly electricity and gas tables (чл. 22–24),
+// checked offline or sent to akciz server (energy_import.go).
 func runEnergy(ctx context.Context, env *environment, args []string) int {
 	for i := 0; i+1 < len(args); i++ {
 		if args[i] == "--lang" || args[i] == "-lang" {
@@ -36,6 +36,8 @@ func runEnergy(ctx context.Context, env *environment, args []string) int {
 	case "-h", "--help", "-help", "help":
 		fmt.Fprintln(env.stdout, env.p.T("energy.help"))
 		return 0
+	case "import":
+		return runEnergyImport(ctx, env, args[1:])
 	case "check", "find":
 	default:
 		fmt.Fprintln(env.stderr, env.p.T("energy.unknown_sub", sub))

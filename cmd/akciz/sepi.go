@@ -39,6 +39,8 @@ type sepiJSON struct {
 	Barcodes int             `json:"barcodes"`
 	Errors   []sepiJSONError `json:"errors"`
 	Omitted  int             `json:"omitted"`
+	// Flags are barcodes entering again without having left (with --history): warnings, not errors.
+	Flags []sepiJSONError `json:"flags"`
 }
 
 type sepiJSONError struct {
@@ -114,6 +116,10 @@ func runSepiCheck(ctx context.Context, env *environment, args []string) int {
 			for _, e := range res.Errors {
 				out.Errors = append(out.Errors, sepiJSONError{Line: e.Line, Column: e.Col, Rule: e.Rule, Message: sepi.Text(env.p, e.Msg)})
 			}
+			out.Flags = []sepiJSONError{}
+			for _, f := range res.Flags {
+				out.Flags = append(out.Flags, sepiJSONError{Line: f.Line, Column: f.Col, Rule: f.Rule(), Message: sepi.Text(env.p, f.Message())})
+			}
 			all = append(all, out)
 			continue
 		}
@@ -122,6 +128,9 @@ func runSepiCheck(ctx context.Context, env *environment, args []string) int {
 		}
 		if res.Omitted > 0 {
 			fmt.Fprintln(env.stdout, env.p.T("sepi.omitted", res.Omitted))
+		}
+		for _, f := range res.Flags {
+			fmt.Fprintln(env.stdout, f.Format(env.p, name))
 		}
 		if res.Valid() {
 			fmt.Fprintln(env.stdout, env.p.T("sepi.check.ok", name, res.Number, res.List.Barcodes(), digest))
@@ -252,6 +261,8 @@ type sepiImportReply struct {
 	Errors    []sepiJSONError `json:"errors"`
 	Omitted   int             `json:"omitted"`
 	Message   string          `json:"message"`
+	// Flags are barcodes the server found entering again without having left: the list is accepted.
+	Flags []sepiJSONError `json:"flags"`
 }
 
 func runSepiImport(ctx context.Context, env *environment, args []string) int {
@@ -337,6 +348,7 @@ func runSepiImport(ctx context.Context, env *environment, args []string) int {
 	}
 	req.ContentLength = res.Bytes
 	req.Header.Set("Content-Type", "application/xml")
+	req.Header.Set("Accept-Language", string(env.p.Lang()))
 	// RFC 9530: the server checks that it received the bytes we checked.
 	req.Header.Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(res.SHA256[:])+":")
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, Proxy: http.ProxyFromEnvironment}}
@@ -352,6 +364,9 @@ func runSepiImport(ctx context.Context, env *environment, args []string) int {
 	digest := hex.EncodeToString(res.SHA256[:])
 	switch {
 	case resp.StatusCode == http.StatusCreated:
+		for _, f := range reply.Flags {
+			fmt.Fprintf(env.stdout, "%s:%d:%d: %s: %s [%s]\n", name, f.Line, f.Column, env.p.T("common.warning"), f.Message, f.Rule)
+		}
 		fmt.Fprintln(env.stdout, env.p.T("sepi.import.created", name, res.Number, res.List.Barcodes(), digest))
 		return 0
 	case resp.StatusCode == http.StatusOK && jsonErr == nil && reply.Duplicate:

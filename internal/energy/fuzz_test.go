@@ -95,3 +95,40 @@ func FuzzQuantity(f *testing.F) {
 		}
 	})
 }
+
+// FuzzXLSX: whatever the bytes of a workbook (a zip, or not), CheckFile gives a result consistent with
+// its totals and digest, or errors each with a place inside the sheet; never a crash. The seeds are the
+// sample workbook and cut and altered copies of it.
+func FuzzXLSX(f *testing.F) {
+	sample, err := os.ReadFile(filepath.Join("..", "..", "examples", "energy", "electricity-2026-Q3.xlsx"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(sample)
+	f.Add(sample[:len(sample)/2])
+	f.Add([]byte("PK\x03\x04"))
+	f.Add([]byte{})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "fuzz.xlsx")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		res, err := CheckFile(context.Background(), path, Options{MaxErrors: 20})
+		if err == nil {
+			if res.Computed != res.Declared || res.SHA256 != sha256.Sum256(data) || res.Size != int64(len(data)) {
+				t.Fatalf("inconsistent result %+v", res)
+			}
+			return
+		}
+		var e *Errors
+		if !errors.As(err, &e) || len(e.List) == 0 || len(e.List) > 20 {
+			t.Fatalf("error %v", err)
+		}
+		for _, x := range e.List {
+			if x.Line < 0 || x.Column < 0 {
+				t.Fatalf("error at line %d column %d: %s", x.Line, x.Column, x)
+			}
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/akciz/akciz/internal/i18n"
 )
@@ -50,7 +51,58 @@ type Result struct {
 	// Errors holds the first Options.MaxErrors errors in the order of the file; Omitted counts the rest.
 	Errors  []Error
 	Omitted int
+	// Flags are the barcodes of a list that enter the warehouse again without having left since, or
+	// leave it again without having entered (found only with Options.History), in the order of the file. They do not refuse the list: the goods did
+	// pass the control point and the list must be filed (чл. 41, ал. 1); the officers look into them.
+	Flags []Flag
+
+	// RootAt and PersonAt are where <sepiList> and <person> start (zero when absent): the places of the
+	// server's own findings on a list (its number taken, its person not the sender).
+	RootAt, PersonAt Pos
+
+	// places are the barcodes of a valid list and where they are, by barcode, for Recheck.
+	places []entry
 }
+
+// Pos is a place in a file: line and column in bytes, 1-based.
+type Pos struct{ Line, Col int }
+
+// Flag is a barcode marked for the officers: it enters the warehouse with this list while its last
+// movement, Prior, entered it too (a reused or copied label, or a list of an exit that never came), or
+// it leaves with this list while Prior left too (a copied label, or a list of an entry that never came).
+type Flag struct {
+	Barcode   Barcode
+	Line, Col int
+	Prior     Movement
+}
+
+// Rule is the flag's rule: RuleEnteredTwice or RuleLeftTwice, as the barcode's two movements went.
+func (f Flag) Rule() string {
+	if f.Prior.Kind.Entering() {
+		return RuleEnteredTwice
+	}
+	return RuleLeftTwice
+}
+
+// Message is the flag's text for a person.
+func (f Flag) Message() i18n.Message {
+	key := "sepi.rule.entered_twice"
+	if f.Rule() == RuleLeftTwice {
+		key = "sepi.rule.left_twice"
+	}
+	return i18n.M(key, f.Barcode.String(), f.Prior.List, f.Prior.When.Format(time.RFC3339))
+}
+
+// Format gives the flag as FILE:LINE:COL: warning: MESSAGE [RULE] in the printer's language.
+func (f Flag) Format(p *i18n.Printer, file string) string {
+	return fmt.Sprintf("%s:%d:%d: %s: %s [%s]", file, f.Line, f.Col, p.T("common.warning"), Text(p, f.Message()), f.Rule())
+}
+
+// The rules of a Flag.
+const (
+	RuleEnteredTwice = "entered-twice"
+	RuleLeftTwice    = "left-twice"
+)
 
 // Valid reports whether the list has no error.
 func (r *Result) Valid() bool { return len(r.Errors) == 0 }

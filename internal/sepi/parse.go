@@ -62,7 +62,8 @@ func Parse(ctx context.Context, r io.Reader, opt Options) (*Result, error) {
 	p := &parser{ctx: ctx, d: d, opt: opt, errs: errorList{max: opt.MaxErrors}, line: 1, col: 1,
 		brands: map[string]*brand{}}
 	p.document()
-	res := &Result{Number: p.l.Number}
+	res := &Result{Number: p.l.Number, RootAt: Pos{p.rootAt.line, p.rootAt.col},
+		PersonAt: Pos{p.personAt.line, p.personAt.col}}
 	if p.ioErr != nil {
 		return nil, p.ioErr
 	}
@@ -83,9 +84,11 @@ func Parse(ctx context.Context, r io.Reader, opt Options) (*Result, error) {
 		}
 	}
 	res.Errors, res.Omitted = p.errs.sorted(), p.errs.omitted
+	res.Flags = p.flags
 	if len(res.Errors) == 0 {
 		l := p.l
 		res.List = &l
+		res.places = p.seen // sorted by barcode in finish
 	}
 	return res, nil
 }
@@ -149,11 +152,14 @@ type parser struct {
 
 	l        List
 	rootAt   pos
+	personAt pos
+	periodAt pos
 	packages pos // where the declared total is
 	seen     []entry
 	elems    int // <barcode> elements, valid or not
 	brands   map[string]*brand
 	goodsOK  bool
+	flags    []Flag
 }
 
 func (p *parser) add(at pos, rule, key string, args ...any) {
@@ -331,6 +337,7 @@ func (p *parser) skip() {
 func (p *parser) child(se xml.StartElement, at pos) {
 	switch se.Name.Local {
 	case "person":
+		p.personAt = at
 		v := p.attrs(se, at, "!name", "!eik", "!exciseNumber")
 		p.l.Person.Name = p.text(at, v[0], "name", se, 200)
 		p.l.Person.EIK = p.eik(at, v[1], "eik", se)
@@ -350,6 +357,7 @@ func (p *parser) child(se xml.StartElement, at pos) {
 			p.l.Kind, _ = enum(p, at, *v[1], "type", se, pointKinds)
 		}
 	case "period":
+		p.periodAt = at
 		v := p.attrs(se, at, "!start", "!end")
 		p.l.Start = p.dateTime(at, v[0], "start", se)
 		p.l.End = p.dateTime(at, v[1], "end", se)
@@ -622,7 +630,7 @@ func (p *parser) finish() {
 	if (l.Kind == ProductionToWarehouse || l.Kind == WarehouseToProduction) && !l.Start.IsZero() && !l.End.IsZero() &&
 		l.End.Sub(l.Start) > 24*time.Hour {
 		d := l.End.Sub(l.Start)
-		p.add(p.rootAt, "period-24h", "sepi.rule.period_24h", fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60))
+		p.add(p.periodAt, "period-24h", "sepi.rule.period_24h", fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60))
 	}
 	if l.Kind == Entry && l.ARC == "" {
 		p.add(p.rootAt, "entry-one-arc", "sepi.rule.entry_arc")
