@@ -19,8 +19,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/akciz/akciz/internal/ingest"
@@ -44,6 +46,8 @@ const (
 	devKeyFile  = "dev-server-key.pem"
 	// shutdownGrace is how long in-flight batches may take to finish after a stop signal.
 	shutdownGrace = 30 * time.Second
+	// trustReread is how often the --ca and --crl files are looked at (re-read when changed).
+	trustReread = 5 * time.Minute
 )
 
 // langFirst switches env to a --lang given anywhere in args, so that help and flag errors speak it.
@@ -75,6 +79,10 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 	crlFile := fs.String("crl", "", "")
 	origin := fs.String("origin", ingest.DefaultOrigin, "")
 	inflight := fs.Int("max-inflight", 64, "")
+	clientInflight := fs.Int("max-inflight-client", 16, "")
+	inflightMB := fs.Int64("max-inflight-mb", 512, "")
+	metrics := fs.String("metrics", "", "")
+	reread := fs.Duration("trust-reread", trustReread, "")
 	starts := make([]func(context.Context, *serverContext) error, len(serverParts))
 	for i, part := range serverParts {
 		starts[i] = part.setup(fs)
@@ -107,21 +115,14 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return fail("server.dir", *dir, err.Error())
 	}
-	var anchors []*x509.Certificate
-	if *caFile != "" {
-		c, err := ingest.ReadCertificates(*caFile)
-		if err != nil {
-			return fail("server.bad_ca", *caFile, err.Error())
-		}
-		anchors = c
+	if *metrics != "" && !loopbackAddr(*metrics) {
+		fmt.Fprintln(env.stderr, env.p.T("server.metrics_not_loopback", *metrics))
+		return 2
 	}
-	var crls []*x509.RevocationList
-	if *crlFile != "" {
-		l, err := ingest.ReadCRLs(*crlFile)
-		if err != nil {
-			return fail("server.bad_crl", *crlFile, err.Error())
-		}
-		crls = l
+	files := &ingest.TrustFiles{CA: *caFile, CRL: *crlFile}
+	anchors, crls, err := files.Read()
+	if err != nil {
+		return fail("server.bad_trust_file", err.Error())
 	}
 	var cert tls.Certificate
 	if *certFile != "" {
@@ -164,7 +165,8 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 		return fail("server.trust_failed", err.Error())
 	}
 	logger := log.New(env.stderr, "akciz server: ", log.LstdFlags|log.LUTC)
-	ing, err := ingest.New(ingest.Config{Store: s, Trust: trust, Log: lg, MaxInFlight: *inflight, Logger: logger})
+	ing, err := ingest.New(ingest.Config{Store: s, Trust: trust, Log: lg, MaxInFlight: *inflight,
+		MaxClientInFlight: *clientInflight, MaxInFlightBytes: *inflightMB << 20, Logger: logger})
 	if err != nil {
 		return fail("server.start_failed", err.Error())
 	}
@@ -175,7 +177,8 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 	api := http.NewServeMux()
 	api.Handle("/", ing.Handler())
 	pctx, stopParts := context.WithCancel(ctx)
-	sc := &serverContext{env: env, store: s, dir: *dir, logger: logger, ingest: ing, api: api, ctx: pctx}
+	sc := &serverContext{env: env, store: s, dir: *dir, logger: logger, ingest: ing, api: api, ctx: pctx,
+		addr: ln.Addr().String(), cert: cert}
 	defer func() {
 		stopParts()
 		sc.wg.Wait()
@@ -186,8 +189,42 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 			return fail("server.part_failed", serverParts[i].name, err.Error())
 		}
 	}
+	// Trust anchors and CRLs are re-read on SIGHUP, and when their files change (checked every --trust-reread).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	sc.run(func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
+	ticker := time.NewTicker(max(*reread, time.Second))
+	defer ticker.Stop()
+	sc.run(func(ctx context.Context) { trust.Watch(ctx, files, ticker.C, reload) })
+	if *metrics != "" {
+		mln, err := net.Listen("tcp", *metrics)
+		if err != nil {
+			ln.Close()
+			return fail("server.listen_failed", *metrics, err.Error())
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", ing.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(mln)
+		defer ms.Close()
+		fmt.Fprintln(env.stdout, env.p.T("server.metrics", "http://"+mln.Addr().String()+"/metrics"))
+	}
 	hs := ing.HTTPServer(*listen, cert, api)
-	fmt.Fprintln(env.stdout, env.p.T("server.listening", "https://"+ln.Addr().String(), where, trust.Anchors(), len(crls)))
+	fmt.Fprintln(env.stdout, env.p.T("server.listening", "https://"+ln.Addr().String(), where, trust.Anchors(), trust.CRLs()))
 	done := make(chan error, 1)
 	go func() { done <- hs.ServeTLS(ln, "", "") }()
 	select {
@@ -212,6 +249,20 @@ func runServer(ctx context.Context, env *environment, args []string) int {
 	}
 	fmt.Fprintln(env.stdout, env.p.T("server.stopped"))
 	return 0
+}
+
+// loopbackAddr reports whether addr is host:port on a loopback address (the metrics listener has no
+// authentication, so it is not offered to the network).
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // openServerStore opens the store --db names: a postgres:// URL, a SQLite file, or by default

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/mail"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -185,7 +184,7 @@ func setupNotices(fs *flag.FlagSet) func(context.Context, *serverContext) error 
 			}
 		}
 		if *nf.ingestSystem != "" {
-			if err := startWatchdog(ctx, sc, fs, nf, svc); err != nil {
+			if err := startWatchdog(ctx, sc, nf, svc); err != nil {
 				return err
 			}
 		}
@@ -209,7 +208,7 @@ func setupNotices(fs *flag.FlagSet) func(context.Context, *serverContext) error 
 // and fetches the intake's checkpoint over the listener akciz server serves, and raises an unplanned
 // unavailability of the system after --ingest-down-probes failures over --ingest-down-for, ended when the
 // intake answers again (notify.Watchdog; docs/notices.md, "Raised by the server").
-func startWatchdog(ctx context.Context, sc *serverContext, fs *flag.FlagSet, nf *noticeFlags, svc *notify.Service) error {
+func startWatchdog(ctx context.Context, sc *serverContext, nf *noticeFlags, svc *notify.Service) error {
 	p := sc.env.p
 	code := *nf.ingestSystem
 	if _, err := sc.store.System(ctx, code); err != nil {
@@ -218,7 +217,7 @@ func startWatchdog(ctx context.Context, sc *serverContext, fs *flag.FlagSet, nf 
 	if *nf.ingestEvery < time.Second || *nf.ingestProbes < 1 || *nf.ingestDown < 0 {
 		return errors.New(p.T("notices.ingest_bad_probe"))
 	}
-	addr, leaf, err := servedListener(sc, fs)
+	addr, leaf, err := servedListener(sc)
 	if err != nil {
 		return errors.New(p.T("notices.ingest_no_probe", err.Error()))
 	}
@@ -234,38 +233,20 @@ func startWatchdog(ctx context.Context, sc *serverContext, fs *flag.FlagSet, nf 
 	return nil
 }
 
-// servedListener gives the address to reach the intake's listener at and the certificate it serves,
-// from akciz server's flags: --listen (an unspecified host is reached on loopback; port 0 cannot be
-// probed) and --cert, or the development certificate in --dir.
-func servedListener(sc *serverContext, fs *flag.FlagSet) (string, []byte, error) {
-	flagOf := func(name string) string {
-		if f := fs.Lookup(name); f != nil {
-			return f.Value.String()
-		}
-		return ""
+// servedListener gives the address to reach the intake's listener at (as bound; an unspecified host is
+// reached on loopback) and the certificate it serves.
+func servedListener(sc *serverContext) (string, []byte, error) {
+	host, port, err := net.SplitHostPort(sc.addr)
+	if err != nil || len(sc.cert.Certificate) == 0 {
+		return "", nil, fmt.Errorf("the listener %q: not bound", sc.addr)
 	}
-	host, port, err := net.SplitHostPort(flagOf("listen"))
-	if err != nil {
-		return "", nil, fmt.Errorf("--listen: %w", err)
-	}
-	if port == "0" {
-		return "", nil, errors.New("--listen has port 0")
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
-		if ip != nil && ip.To4() == nil {
+		if ip.To4() == nil {
 			host = "::1"
 		}
 	}
-	certFile, keyFile := flagOf("cert"), flagOf("key")
-	if certFile == "" {
-		certFile, keyFile = filepath.Join(sc.dir, devCertFile), filepath.Join(sc.dir, devKeyFile)
-	}
-	c, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return "", nil, err
-	}
-	return net.JoinHostPort(host, port), c.Certificate[0], nil
+	return net.JoinHostPort(host, port), sc.cert.Certificate[0], nil
 }
 
 // ingestProbe is the watchdog's probe: a cheap read of the store (the tree's size) and an HTTPS GET of

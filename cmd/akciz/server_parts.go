@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"log"
 	"net/http"
@@ -38,6 +39,10 @@ type serverContext struct {
 	// api is served on the intake's HTTPS listener (TLS client certificates; ingest.Server.Identify
 	// names the operator) beside the intake's own routes; parts add theirs under /api/v1/.
 	api *http.ServeMux
+	// addr is the address the intake's listener is bound to (with the port chosen for --listen :0), and
+	// cert the certificate it serves: the notices' watchdog probes the intake through them.
+	addr string
+	cert tls.Certificate
 	// alarms tells people about alarms as they open, change and close. The notices part sets it to its
 	// outbox (it starts first: parts start in file order); the watching engine and the console use it,
 	// and keep to the log when it is nil.

@@ -101,6 +101,10 @@ func pgSchema(t testing.TB) string {
 		}
 		errs = append(errs, fmt.Sprintf("%s: %v", dsn, err))
 	}
+	if conn == nil && os.Getenv("AKCIZ_TEST_POSTGRES") != "" {
+		// Pointed at a server on purpose (CI always is): not reaching it is a failure, never a skip.
+		t.Fatalf("AKCIZ_TEST_POSTGRES is set but does not answer: %s", strings.Join(errs, "; "))
+	}
 	if conn == nil {
 		t.Skipf("no PostgreSQL (%s): set AKCIZ_TEST_POSTGRES=postgres://user@host:port/db?sslmode=disable; "+
 			"Debian's postgresql package provides a server", strings.Join(errs, "; "))

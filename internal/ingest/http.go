@@ -28,6 +28,7 @@ const (
 	CheckpointPath  = "/api/v1/checkpoint"
 	ConsistencyPath = "/api/v1/proof/consistency"
 	ReceiptPath     = "/api/v1/receipts/{device}/{first}"
+	BatchPath       = "/api/v1/batches/{device}/{first}"
 	LogKeyPath      = "/api/v1/log/key"
 )
 
@@ -46,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+CheckpointPath, s.getCheckpoint)
 	mux.HandleFunc("GET "+ConsistencyPath, s.getConsistency)
 	mux.HandleFunc("GET "+ReceiptPath, s.getReceipt)
+	mux.HandleFunc("GET "+BatchPath, s.getBatch)
 	mux.HandleFunc("GET "+LogKeyPath, s.getLogKey)
 	return mux
 }
@@ -64,7 +66,17 @@ type answer struct {
 	err      error
 	device   string
 	expected uint64
-	status   int // overrides the code's status when not 0
+	status   int   // overrides the code's status when not 0
+	incident int64 // the incident the refusal was kept as, when one
+}
+
+// problemDoc is the problem document with the members the intake adds to wire.Problem: the incident a
+// refusal was kept as (RFC 9457's instance names it too), so that an operator and an officer speak of
+// the same one.
+type problemDoc struct {
+	wire.Problem
+	Instance string `json:"instance,omitempty"` // urn:akciz:incident:<id>
+	Incident int64  `json:"incident,omitempty"`
 }
 
 func (s *Server) problem(w http.ResponseWriter, r *http.Request, a answer) {
@@ -89,10 +101,14 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, a answer) {
 	if pd.Status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
+	doc := problemDoc{Problem: pd}
+	if a.incident > 0 {
+		doc.Incident, doc.Instance = a.incident, "urn:akciz:incident:"+strconv.FormatInt(a.incident, 10)
+	}
 	w.Header().Set("Content-Type", wire.ProblemType)
 	w.Header().Set("Content-Language", string(p.Lang()))
 	w.WriteHeader(pd.Status)
-	json.NewEncoder(w).Encode(pd)
+	json.NewEncoder(w).Encode(doc)
 }
 
 func errorf(code wire.Code, seq uint64, key string, args ...any) *wire.Error {
@@ -165,28 +181,43 @@ type intake struct {
 	operator string
 }
 
-func (s *Server) acquire(w http.ResponseWriter, r *http.Request) bool {
-	select {
-	case s.sem <- struct{}{}:
-		return true
+// busy answers a batch the gate refused: 503 with Retry-After, saying which bound.
+func (s *Server) busy(w http.ResponseWriter, r *http.Request, client string, why busyReason) {
+	var e *wire.Error
+	switch why {
+	case busyClient:
+		e = errorf(CodeUnavailable, 0, "ingest.busy_client", client, s.gate.maxClientBatches)
+	case busyBytes, busyClientBy:
+		e = errorf(CodeUnavailable, 0, "ingest.busy_bytes")
 	default:
-		s.problem(w, r, answer{err: errorf(CodeUnavailable, 0, "ingest.busy")})
-		return false
+		e = errorf(CodeUnavailable, 0, "ingest.busy")
 	}
+	s.problem(w, r, answer{err: e})
 }
 
-func (s *Server) release() { <-s.sem }
-
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
-	if !s.acquire(w, r) {
-		return
-	}
-	defer s.release()
 	ctx := r.Context()
+	// The client first (a cached look-up for a known certificate): the bounds are per operator.
 	client, err := s.client(ctx, r)
 	if err != nil {
 		s.refuse(w, r, answer{err: err}, nil)
 		return
+	}
+	lim := s.cfg.Limits
+	// A body is counted at its Content-Length (Go's server never reads past it) or, without one, at the
+	// most it may be; one byte over the limit lets the decoder tell "too large" from "exactly the limit".
+	reserve := lim.MaxCompressed + 1
+	if r.ContentLength >= 0 && r.ContentLength < reserve {
+		reserve = r.ContentLength
+	}
+	if why := s.gate.take(client, reserve); why != notBusy {
+		s.busy(w, r, client, why)
+		return
+	}
+	defer s.gate.put(client, reserve)
+	if s.gateHook != nil {
+		s.gateHook(client, true)
+		defer s.gateHook(client, false)
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != wire.BatchType {
 		s.problem(w, r, answer{err: errorf(wire.CodeMalformed, 0, "ingest.body.type", r.Header.Get("Content-Type"), wire.BatchType),
@@ -194,11 +225,6 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from, _ := strconv.ParseInt(r.Header.Get(wire.TreeSizeHeader), 10, 64)
-	lim := s.cfg.Limits
-	if lim.MaxCompressed <= 0 {
-		lim.MaxCompressed = wire.DefaultLimits.MaxCompressed
-	}
-	// One byte over the limit lets the decoder tell "too large" from "exactly the limit".
 	body := http.MaxBytesReader(w, r.Body, lim.MaxCompressed+1)
 
 	// The compressed body is read first (bounded), so that a slow link holds a connection and its bytes,
@@ -254,10 +280,15 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, answer{err: err, device: in.device, expected: uint64(in.head.Seq) + 1}, &in)
 		return
 	}
+	header, err := headerLine(raw, lim.MaxLine, h)
+	if err != nil {
+		s.internal(w, r, h.Device, err)
+		return
+	}
 	b := &store.Batch{Device: h.Device, First: int64(h.First), Last: int64(h.Last), Digest: store.Hash(h.Digest()),
 		PrevChain: store.Hash(h.PrevChain), LastChain: store.Hash(h.LastChain), PrevBatch: store.Hash(h.PrevBatch),
 		Created: h.Created, Signature: h.Sig, Signer: store.Fingerprint(in.leaf.Raw), Config: config,
-		ReceivedAt: core.Stamp(s.now()), Records: rows}
+		ReceivedAt: core.Stamp(s.now()), Header: header, Records: rows}
 	res, err := s.committer.Commit(ctx, b)
 	if err != nil {
 		s.commitFailed(w, r, h, &in, err)
@@ -420,9 +451,11 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, a answer, in *in
 				Detail: detail, Time: core.Stamp(s.now())}
 			// The incident outlives the request: a client that hangs up must not erase it.
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-			if _, err := s.cfg.Store.AddIncident(ctx, inc); err != nil {
+			id, err := s.cfg.Store.AddIncident(ctx, inc)
+			if err != nil {
 				s.logger.Printf("incident %s %s: %v", kind, in.device, err)
 			}
+			a.incident = id
 			cancel()
 		}
 	}

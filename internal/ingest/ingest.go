@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -50,8 +51,17 @@ type Config struct {
 	Committer Committer
 	// Limits bound each batch; zero fields take wire.DefaultLimits.
 	Limits wire.Limits
-	// MaxInFlight bounds the batches verified at once; more are answered 503 with Retry-After. 0: 64.
+	// MaxInFlight bounds the batches in flight at once (read, verified or committed); more are answered
+	// 503 with Retry-After. 0: 64.
 	MaxInFlight int
+	// MaxClientInFlight bounds the batches in flight of one operator (the client certificate's), so that
+	// one operator cannot take every slot. 0: MaxInFlight/4 (at least 1).
+	MaxClientInFlight int
+	// MaxInFlightBytes bounds the request bodies in flight (each counted at its Content-Length, or at the
+	// compressed limit when it has none). 0: 512 MiB. Never less than one batch of the compressed limit.
+	MaxInFlightBytes int64
+	// MaxClientInFlightBytes bounds one operator's share of MaxInFlightBytes. 0: a quarter of it.
+	MaxClientInFlightBytes int64
 	// Skew is how far in the future (by the server's clock) a batch's created time may be. 0: 10 minutes.
 	Skew time.Duration
 	// Now is the clock; nil: time.Now.
@@ -64,10 +74,13 @@ type Config struct {
 type Server struct {
 	cfg       Config
 	committer Committer
-	sem       chan struct{} // batches in flight (MaxInFlight)
+	gate      *gate         // batches and body bytes in flight, per server and per operator
 	verify    chan struct{} // batches being decoded and verified (GOMAXPROCS-1: one processor stays for the committer)
 	now       func() time.Time
 	logger    *log.Logger
+	// gateHook, when set (tests), is called with the client's operator when a batch passed the gate (in)
+	// and when it is about to leave it.
+	gateHook func(client string, in bool)
 
 	mu      sync.Mutex
 	devices map[string]deviceEntry
@@ -100,11 +113,12 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.Skew <= 0 {
 		s.cfg.Skew = 10 * time.Minute
 	}
-	n := cfg.MaxInFlight
-	if n <= 0 {
-		n = 64
+	if s.cfg.Limits.MaxCompressed <= 0 {
+		s.cfg.Limits.MaxCompressed = wire.DefaultLimits.MaxCompressed
 	}
-	s.sem = make(chan struct{}, n)
+	s.gate = newGate(cfg.MaxInFlight, cfg.MaxClientInFlight, cfg.MaxInFlightBytes, cfg.MaxClientInFlightBytes,
+		s.cfg.Limits.MaxCompressed+1)
+	cfg.Trust.setLogger(s.logger)
 	s.verify = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
 	return s, nil
 }
@@ -163,4 +177,21 @@ func (s *Server) deviceOperator(ctx context.Context, device string) (string, err
 	s.devices[device] = deviceEntry{operator: site.Operator, expires: now.Add(registryTTL)}
 	s.mu.Unlock()
 	return site.Operator, nil
+}
+
+// WriteMetrics writes the intake's figures in the Prometheus text format: the batches, bytes and
+// operators in flight, the 503 answers by the bound that gave them, the trust anchors, the reloads of the
+// anchors and CRLs, each CRL's nextUpdate and whether it is out of date, and the certificates refused for
+// revocation or an out-of-date CRL.
+func (s *Server) WriteMetrics(w io.Writer) {
+	s.gate.writeMetrics(w)
+	s.cfg.Trust.writeMetrics(w)
+}
+
+// MetricsHandler serves WriteMetrics (akciz server --metrics, on a loopback address).
+func (s *Server) MetricsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		s.WriteMetrics(w)
+	})
 }

@@ -1,9 +1,12 @@
 package ingest_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -112,6 +115,25 @@ func testMainFlow(t *testing.T, open opener) {
 	if a := do(t, cA, req); a.status != 404 || a.problem.Code != "not-found" {
 		t.Errorf("GET receipt of no batch: %d %s", a.status, a.raw)
 	}
+	// The stored batch file: the lines received, byte for byte, verifying as the agent's file does; only
+	// the device's operator may fetch it.
+	req, _ = http.NewRequest(http.MethodGet, sv.srv.URL+"/api/v1/batches/"+dev1+"/101", nil)
+	if a := do(t, cA, req); a.status != 200 || !bytes.Equal(gunzip(t, a.raw), gunzip(t, body3)) {
+		t.Errorf("GET batch: %d, lines differ from those posted", a.status)
+	} else if h, err := wire.DecodeBatch(bytes.NewReader(a.raw), wire.DecodeOptions{Verify: &wire.VerifyOptions{Cert: idA.cert}}, nil); err != nil ||
+		h.Digest() != a3.receipt.Batch {
+		t.Errorf("GET batch does not verify: %v", err)
+	}
+	for _, tc := range []struct {
+		c      *http.Client
+		path   string
+		status int
+	}{{cB, dev1 + "/101", 403}, {cA, dev1 + "/102", 404}, {cA, dev1 + "/x", 400}} {
+		req, _ = http.NewRequest(http.MethodGet, sv.srv.URL+"/api/v1/batches/"+tc.path, nil)
+		if a := do(t, tc.c, req); a.status != tc.status {
+			t.Errorf("GET batch %s: %d %s, want %d", tc.path, a.status, a.raw, tc.status)
+		}
+	}
 	// Another operator may not read the device's tip.
 	req, _ = http.NewRequest(http.MethodGet, sv.srv.URL+"/api/v1/devices/"+dev1+"/tip", nil)
 	if a := do(t, cB, req); a.status != 403 || a.problem.Code != wire.CodeWrongDevice {
@@ -148,6 +170,15 @@ func testMainFlow(t *testing.T, open opener) {
 	if incs, _ := s.Incidents(ctx, store.IncidentFilter{}); len(incs) != 0 {
 		t.Errorf("incidents of a clean run: %+v", incs)
 	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	must(t, err)
+	out, err := io.ReadAll(zr)
+	must(t, err)
+	return out
 }
 
 // post1Checkpoint gives the checkpoint of the receipt of dev1's first batch.
@@ -286,6 +317,7 @@ func TestRefusals(t *testing.T) {
 		// anonymous: an incident of this kind is kept against no device, naming the client's operator
 		// (the client does not own the device)
 		anonymous store.IncidentKind
+		detail    string // what the (Bulgarian) detail must say, when set
 	}
 	signedBy := func(id identity, device string) func() []byte {
 		return func() []byte {
@@ -300,10 +332,16 @@ func TestRefusals(t *testing.T) {
 	}
 	cases := []refusal{
 		{name: "no client certificate", client: sv.client(identity{}), body: signedBy(idA, dev1), status: 403, code: wire.CodeUnknownCertificate},
-		{name: "unknown client certificate", client: sv.client(idStranger), body: signedBy(idA, dev1), status: 403, code: wire.CodeUnknownCertificate},
-		{name: "unknown signer", body: signedBy(idStranger, dev1), status: 403, code: wire.CodeUnknownCertificate, incident: store.IncidentUnknownCertificate},
-		{name: "expired signer", body: signedBy(idExpired, dev1), status: 403, code: wire.CodeExpiredCertificate, incident: store.IncidentExpiredCertificate},
-		{name: "revoked signer (CRL)", body: signedBy(idRevoked, dev1), status: 403, code: wire.CodeUnknownCertificate, incident: store.IncidentUnknownCertificate},
+		{name: "unknown client certificate", client: sv.client(idStranger), body: signedBy(idA, dev1), status: 403, code: wire.CodeUnknownCertificate,
+			detail: "„stranger“, издаден от „Unknown CA“"},
+		{name: "expired client certificate", client: sv.client(idExpired), body: signedBy(idA, dev1), status: 403, code: wire.CodeExpiredCertificate,
+			detail: "веригата на сертификата „expired“ не е валидна"},
+		{name: "unknown signer", body: signedBy(idStranger, dev1), status: 403, code: wire.CodeUnknownCertificate, incident: store.IncidentUnknownCertificate,
+			detail: "„stranger“, издаден от „Unknown CA“"},
+		{name: "expired signer", body: signedBy(idExpired, dev1), status: 403, code: wire.CodeExpiredCertificate, incident: store.IncidentExpiredCertificate,
+			detail: "не е валиден към момента на създаване на пакета"},
+		{name: "revoked signer (CRL)", body: signedBy(idRevoked, dev1), status: 403, code: wire.CodeUnknownCertificate, incident: store.IncidentUnknownCertificate,
+			detail: "сертификатът „revoked“ (сериен номер " + idRevoked.cert.SerialNumber.String() + ") е отменен"},
 		{name: "signer without EIK", body: signedBy(idNoEIK, dev1), status: 403, code: wire.CodeUnknownCertificate, incident: store.IncidentUnknownCertificate},
 		{name: "another operator's device", body: signedBy(idB, dev2), status: 403, code: wire.CodeWrongDevice, anonymous: store.IncidentWrongDevice, device: dev2},
 		{name: "another operator's signature", body: signedBy(idB, dev1), status: 403, code: wire.CodeWrongOperator, incident: store.IncidentWrongOperator},
@@ -394,6 +432,9 @@ func TestRefusals(t *testing.T) {
 			if a.problem.Title == "" || a.problem.Detail == "" || a.problem.Type != "urn:akciz:problem:"+string(tc.code) {
 				t.Errorf("problem document %s", a.raw)
 			}
+			if tc.detail != "" && !strings.Contains(a.problem.Detail, tc.detail) {
+				t.Errorf("detail %q does not say %q", a.problem.Detail, tc.detail)
+			}
 			incs, _ := s.Incidents(ctx, store.IncidentFilter{Device: device})
 			if tc.incident == "" {
 				if len(incs) != len(incBefore) {
@@ -403,12 +444,19 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("incidents %+v, want one more of kind %s", incs, tc.incident)
 			} else if in := incs[len(incs)-1]; in.First != int64(tc.seq) {
 				t.Errorf("incident %+v, want seq %d", in, tc.seq)
+			} else if named := answerIncident(t, a.raw); named != in.ID {
+				t.Errorf("the answer names incident %d, want %d: %s", named, in.ID, a.raw)
 			}
 			if anon := anonymousIncidents(t, s); tc.anonymous == "" && len(anon) != len(anonBefore) {
 				t.Errorf("incident kept against no device: %+v", anon[len(anon)-1])
 			} else if tc.anonymous != "" && (len(anon) != len(anonBefore)+1 || anon[len(anon)-1].Kind != tc.anonymous ||
 				!strings.Contains(anon[len(anon)-1].Detail, eikA)) {
 				t.Errorf("incidents against no device %+v, want one more of kind %s naming %s", anon, tc.anonymous, eikA)
+			} else if tc.anonymous != "" && answerIncident(t, a.raw) != anon[len(anon)-1].ID {
+				t.Errorf("the answer does not name incident %d: %s", anon[len(anon)-1].ID, a.raw)
+			}
+			if tc.incident == "" && tc.anonymous == "" && answerIncident(t, a.raw) != 0 {
+				t.Errorf("the answer names an incident, none kept: %s", a.raw)
 			}
 			if size, _ := s.TreeSize(ctx); size != sizeBefore {
 				t.Errorf("tree grew from %d to %d on a refusal", sizeBefore, size)
@@ -430,6 +478,20 @@ func TestRefusals(t *testing.T) {
 	if a := post(t, cA, url, body, 0); a.status != 201 {
 		t.Fatalf("batch after the refusals: %d %s", a.status, a.raw)
 	}
+}
+
+// answerIncident gives the incident a problem document names (members incident and instance), or 0.
+func answerIncident(t *testing.T, raw []byte) int64 {
+	t.Helper()
+	var doc struct {
+		Incident int64  `json:"incident"`
+		Instance string `json:"instance"`
+	}
+	must(t, json.Unmarshal(raw, &doc))
+	if doc.Instance != "" && doc.Instance != "urn:akciz:incident:"+strconv.FormatInt(doc.Incident, 10) {
+		t.Errorf("instance %q, incident %d", doc.Instance, doc.Incident)
+	}
+	return doc.Incident
 }
 
 // anonymousIncidents gives the incidents kept against no device.

@@ -37,9 +37,10 @@ func Fingerprint(der []byte) Hash { return sha256.Sum256(der) }
 var (
 	// ErrNotFound: the thing asked for is not stored.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: AppendBatch found the device's head not where the batch continues from (another batch
-	// was stored in between, or the batch leaves a gap). The caller reads DeviceHead again and decides.
-	ErrConflict = errors.New("device head is not where the batch continues")
+	// ErrConflict: the state the caller saw changed meanwhile (AppendBatch: the device's head is not where
+	// the batch continues from — another batch was stored in between, or the batch leaves a gap; MoveSite:
+	// the site left the state). The caller reads again and decides.
+	ErrConflict = errors.New("changed meanwhile")
 	// ErrAltered: a batch overlaps stored records and a record's bytes differ (a *SeqError names it).
 	ErrAltered = errors.New("altered")
 	// ErrReplay: a batch's records are stored, identically, but not as this batch (a *SeqError names the
@@ -248,8 +249,12 @@ type Batch struct {
 	Signer     Hash   // fingerprint of the signing (leaf) certificate
 	Config     string // hex SHA-256 of the automation_config.xml the records were made under, if one
 	ReceivedAt time.Time
-	Raw        []byte // the batch file as received (may be nil: the record bytes are stored in any case)
-	Records    []Row
+	// Header is the batch's header line exactly as received (the JSON with the header's values, the
+	// signer's certificate chain and the signature), without its line feed. With the records' exact bytes
+	// it gives back the batch file, line for line, so that an officer can verify the stored evidence
+	// offline (docs/storage.md, "The batch file kept"). May be nil (nothing to rebuild the file from).
+	Header  []byte
+	Records []Row
 }
 
 // Validate checks the batch's shape: a contiguous seq range First..Last of records of its device, each
@@ -322,7 +327,8 @@ type StoredBatch struct {
 	Signer     Hash
 	Config     string
 	ReceivedAt time.Time
-	Index      int64 // leaf index in the transparency log
+	Index      int64  // leaf index in the transparency log
+	Header     []byte // the header line as received (Batch.Header); empty for batches stored without one
 }
 
 // IncidentKind names what went wrong. The codes are the protocol's problem codes (docs/protocol.md).

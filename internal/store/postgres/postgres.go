@@ -157,3 +157,17 @@ func (t tx) InsertRecords(ctx context.Context, rs []store.Row) error {
 	}
 	return nil
 }
+
+// CopyRows inserts n rows into table with COPY: sqlstore's bulk inserts (the barcodes of a list, the
+// rows of an energy table) use it when a Tx has it.
+func (t tx) CopyRows(ctx context.Context, table string, columns []string, n int, row func(i int) []any) error {
+	c, err := t.tx.CopyFrom(ctx, pgx.Identifier{table}, columns,
+		pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil }))
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", table, err)
+	}
+	if c != int64(n) {
+		return fmt.Errorf("copy %s: %d of %d rows copied", table, c, n)
+	}
+	return nil
+}

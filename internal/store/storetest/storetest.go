@@ -185,7 +185,7 @@ func (c *chain) batchOf(n int, start time.Time, kind func(i int) core.RecordKind
 	b := &store.Batch{Device: c.device, First: c.seq + 1, Last: c.seq + int64(n), PrevChain: c.prev,
 		PrevBatch: c.batchHash, Created: start.Add(time.Duration(n) * time.Second), Signature: []byte("sig"),
 		Signer: sha256.Sum256([]byte("cert")), Config: fmt.Sprintf("%064x", 7),
-		ReceivedAt: start.Add(time.Duration(n+1) * time.Second), Raw: []byte("raw batch")}
+		ReceivedAt: start.Add(time.Duration(n+1) * time.Second), Header: fmt.Appendf(nil, `{"format":"akciz-batch","n":%d}`, c.n)}
 	prev := c.prev
 	for i := range n {
 		seq := c.seq + 1 + int64(i)
@@ -479,7 +479,8 @@ func testAppendNew(t *testing.T, s store.Store) {
 	sb, err := s.BatchAt(ctx, c.device, 11)
 	if err != nil || sb.Last != 15 || sb.Digest != b2.Digest || sb.PrevBatch != b1.Digest || sb.PrevChain != b1.LastChain ||
 		sb.LastChain != b2.LastChain || sb.Index != 2 || string(sb.Signature) != "sig" || sb.Signer != b2.Signer ||
-		sb.Config != b2.Config || !sb.Created.Equal(b2.Created) || !sb.ReceivedAt.Equal(b2.ReceivedAt) {
+		sb.Config != b2.Config || !sb.Created.Equal(b2.Created) || !sb.ReceivedAt.Equal(b2.ReceivedAt) ||
+		string(sb.Header) != string(b2.Header) {
 		t.Fatalf("stored batch: %+v, %v", sb, err)
 	}
 	if _, err := s.BatchAt(ctx, c.device, 12); !errors.Is(err, store.ErrNotFound) {

@@ -107,10 +107,10 @@ func (s *Store) AppendBatch(ctx context.Context, b *store.Batch) (store.Result, 
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO batches (device, first, last, digest, prev_chain, last_chain, prev_batch,
-			created, signature, signer, config, received_at, raw, leaf)
+			created, signature, signer, config, received_at, header, leaf)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			b.Device, b.First, b.Last, b.Digest[:], b.PrevChain[:], b.LastChain[:], b.PrevBatch[:],
-			ms(b.Created), nonNil(b.Signature), b.Signer[:], b.Config, ms(received), nonNil(b.Raw), size); err != nil {
+			ms(b.Created), nonNil(b.Signature), b.Signer[:], b.Config, ms(received), nonNil(b.Header), size); err != nil {
 			return err
 		}
 		res = store.Result{Index: size, TreeSize: size + 1, Digest: b.Digest, Received: fromMS(ms(received))}
@@ -178,7 +178,7 @@ func (s *Store) overlap(ctx context.Context, tx Tx, b *store.Batch, h store.Head
 	return nil
 }
 
-const batchColumns = `device, first, last, digest, prev_chain, last_chain, prev_batch, created, signature, signer, config, received_at, leaf`
+const batchColumns = `device, first, last, digest, prev_chain, last_chain, prev_batch, created, signature, signer, config, received_at, leaf, header`
 
 func batchAt(ctx context.Context, q Querier, device string, first int64) (store.StoredBatch, error) {
 	var sb store.StoredBatch
@@ -186,7 +186,7 @@ func batchAt(ctx context.Context, q Querier, device string, first int64) (store.
 	var created, received int64
 	err := q.QueryRow(ctx, `SELECT `+batchColumns+` FROM batches WHERE device = ? AND first = ?`, device, first).Scan(
 		&sb.Device, &sb.First, &sb.Last, &digest, &prevChain, &lastChain, &prevBatch, &created, &sb.Signature,
-		&signer, &sb.Config, &received, &sb.Index)
+		&signer, &sb.Config, &received, &sb.Index, &sb.Header)
 	if err != nil {
 		return sb, err
 	}
