@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -58,6 +59,13 @@ func ParseSMTPURL(s string) (SMTP, error) {
 	}
 	if u.Hostname() == "" || u.Opaque != "" {
 		return SMTP{}, fmt.Errorf("notify: smtp url: no host")
+	}
+	// An IPv6 address must be a bracketed literal: url.Parse takes "smtp://::" as host ":" with an empty
+	// port, an address no dialer can reach (found by FuzzParseSMTPURL).
+	if h := u.Hostname(); strings.Contains(h, ":") {
+		if a, err := netip.ParseAddr(h); err != nil || !a.Is6() || !strings.HasPrefix(u.Host, "[") {
+			return SMTP{}, fmt.Errorf("notify: smtp url: host %q: an IPv6 address goes in brackets, e.g. smtp://[2001:db8::1]:587", h)
+		}
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return SMTP{}, fmt.Errorf("notify: smtp url: unexpected path, query or fragment")
