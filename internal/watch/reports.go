@@ -127,55 +127,62 @@ func AlarmsDocument(alarms []store.Alarm, lang i18n.Lang, now time.Time) *report
 	for _, a := range alarms {
 		t.Rows = append(t.Rows, []report.Cell{report.Int(a.ID), report.Text(name(p, "watch.kind.", string(a.Kind))),
 			report.Text(a.Site), report.Text(a.Device), report.Text(a.Point), report.Text(name(p, "watch.state.", string(a.State))),
-			timeCell(a.Opened), timeCell(a.Restored), timeCell(a.Closed), report.Text(detailText(p, a.Kind, a.Detail))})
+			timeCell(a.Opened), timeCell(a.Restored), timeCell(a.Closed), report.Text(detailText(p, a))})
 	}
 	d.Sections = []*report.Section{{Heading: p.T("watch.report.alarms"), Blocks: []report.Block{t}}}
 	return d
 }
 
-// detailOrder is the order an alarm's detail is written in (by label), as the console shows it: what
-// happened, where, when, then the limits; labels not named here follow in alphabetical order.
+// DetailLine is one fact of an alarm's detail as a person reads it: a label and a value, both in the
+// catalogue's words.
+type DetailLine struct {
+	Key   string // what the fact is ("tag", "limit", "seq_first", …): its place in the list, a CSS class
+	Label string
+	Value string
+}
+
+// detailOrder is the order the facts of an alarm's detail are written in (by key): what happened,
+// where, when, then the limits; keys not named here follow in alphabetical order.
 var detailOrder = []string{"event", "incident", "tag", "value", "previous", "unit", "bits", "time", "seq", "seq_first",
 	"seq_last", "last", "limit", "class", "detail"}
 
-// detailText writes the detail the engine keeps with an alarm in the catalogue's words, as the console's
-// alarm page does (internal/web, alarmDetail): "Label: value" facts joined by "; ", an event's kind, times
-// in Sofia's time with the zone, a limit in hours, minutes and seconds, a control point's class of чл.
-// 30(13), an intake incident's kind, numbers as the reader writes them. A key the catalogue does not know
-// is written as it is, so that nothing the engine recorded is hidden.
-func detailText(p *i18n.Printer, kind store.AlarmKind, m map[string]string) string {
-	type fact struct{ key, label, value string }
-	var facts []fact
-	for k, v := range m {
+// DetailLines writes the detail the engine keeps with alarm a (docs/watching.md) in the catalogue's
+// words, for the console's alarm page and the alarms' exports alike: an event's kind, times in Sofia's
+// time with the zone, a limit in hours, minutes and seconds, a control point's class of чл. 30(13), an
+// intake incident's kind, numbers as the reader writes them (i18n.Number). A key the catalogue does not
+// know is written as it is, so that nothing the engine recorded is hidden; empty values are left out.
+func DetailLines(p *i18n.Printer, a store.Alarm) []DetailLine {
+	var out []DetailLine
+	for k, v := range a.Detail {
 		if v == "" {
 			continue
 		}
 		key := k
-		if kind == store.AlarmIncident && (k == "first" || k == "last") {
+		if a.Kind == store.AlarmIncident && (k == "first" || k == "last") {
 			key = "seq_" + k // the incident's first and last sequence numbers, not times
 		}
-		f := fact{key: key, label: known(p, "watch.detail.", key), value: v}
+		line := DetailLine{Key: key, Label: known(p, "watch.detail.", key), Value: v}
 		switch key {
 		case "event":
-			f.value = known(p, "watch.event.", v)
+			line.Value = known(p, "watch.event.", v)
 		case "time", "last":
 			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				f.value = zonedTime(t, p.Lang())
+				line.Value = FormatTime(t, p.Lang())
 			}
 		case "limit":
 			if d, err := time.ParseDuration(v); err == nil {
-				f.value = durationText(p, d)
+				line.Value = i18n.Duration(d.Round(time.Second)).Localize(p.Lang())
 			}
 		case "class":
-			f.value = known(p, "watch.class.", v)
+			line.Value = known(p, "watch.class.", v)
 		case "incident":
-			f.value = known(p, "watch.incident.", v)
+			line.Value = known(p, "watch.incident.", v)
 		case "value", "previous", "seq", "seq_first", "seq_last":
-			f.value = numberText(v, p.Lang())
+			line.Value = i18n.Number(v, p.Lang())
 		case "bits":
-			f.value = strings.ReplaceAll(v, ",", ", ")
+			line.Value = strings.ReplaceAll(v, ",", ", ")
 		}
-		facts = append(facts, f)
+		out = append(out, line)
 	}
 	rank := func(key string) int {
 		if i := slices.Index(detailOrder, key); i >= 0 {
@@ -183,15 +190,21 @@ func detailText(p *i18n.Printer, kind store.AlarmKind, m map[string]string) stri
 		}
 		return len(detailOrder)
 	}
-	slices.SortFunc(facts, func(a, b fact) int {
-		if d := rank(a.key) - rank(b.key); d != 0 {
+	slices.SortFunc(out, func(a, b DetailLine) int {
+		if d := rank(a.Key) - rank(b.Key); d != 0 {
 			return d
 		}
-		return strings.Compare(a.key, b.key)
+		return strings.Compare(a.Key, b.Key)
 	})
-	parts := make([]string, len(facts))
-	for i, f := range facts {
-		parts[i] = f.label + ": " + f.value
+	return out
+}
+
+// detailText is a's detail on one line, "Label: value" facts joined by "; ", for a cell of an export.
+func detailText(p *i18n.Printer, a store.Alarm) string {
+	lines := DetailLines(p, a)
+	parts := make([]string, len(lines))
+	for i, l := range lines {
+		parts[i] = l.Label + ": " + l.Value
 	}
 	return strings.Join(parts, "; ")
 }
@@ -204,64 +217,18 @@ func known(p *i18n.Printer, prefix, code string) string {
 	return p.T(prefix + code)
 }
 
-// zonedTime writes t in Bulgarian time with its zone, as the console does: 23.11.2026 10:00:00 EET in
-// Bulgarian, 2026-11-23 10:00:00 EET in English.
-func zonedTime(t time.Time, l i18n.Lang) string {
+// FormatTime writes t in Sofia's time with the zone (EET in winter, EEST in summer), so that nobody
+// reading a page or an export takes it for UTC or for the reader's own zone: "23.11.2026 10:00:00 EET"
+// in Bulgarian, "2026-11-23 10:00:00 EET" in English; "" for the zero time (what has not happened).
+func FormatTime(t time.Time, l i18n.Lang) string {
+	if t.IsZero() {
+		return ""
+	}
 	t = t.In(workday.Sofia)
 	if l == i18n.EN {
 		return t.Format("2006-01-02 15:04:05 MST")
 	}
 	return t.Format("02.01.2006 15:04:05 MST")
-}
-
-// durationText writes a duration in whole hours, minutes and seconds as a person says it: "1 ч 2 мин",
-// "10 мин 30 с", "15 с".
-func durationText(p *i18n.Printer, d time.Duration) string {
-	d = d.Round(time.Second)
-	h, m, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
-	var parts []string
-	if h > 0 {
-		parts = append(parts, p.T("watch.duration.hours", h))
-	}
-	if m > 0 {
-		parts = append(parts, p.T("watch.duration.minutes", m))
-	}
-	if sec > 0 || len(parts) == 0 {
-		parts = append(parts, p.T("watch.duration.seconds", sec))
-	}
-	return strings.Join(parts, " ")
-}
-
-// numberText writes a decimal as the reader writes numbers: in Bulgarian with a decimal comma and, from
-// five digits on, a no-break space between thousands (1234,5; 12 345); in English 1,234.5. What is not
-// a plain decimal is left as it is.
-func numberText(s string, l i18n.Lang) string {
-	sign, digits := "", s
-	if strings.HasPrefix(digits, "-") || strings.HasPrefix(digits, "+") {
-		sign, digits = digits[:1], digits[1:]
-	}
-	whole, frac, hasFrac := strings.Cut(digits, ".")
-	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || hasFrac && frac == "" {
-		return s
-	}
-	sep, point := ",", "."
-	if l == i18n.BG {
-		sep, point = "\u00a0", ","
-	}
-	if len(whole) > 4 || l != i18n.BG && len(whole) > 3 {
-		var b strings.Builder
-		for i, c := range whole {
-			if i > 0 && (len(whole)-i)%3 == 0 {
-				b.WriteString(sep)
-			}
-			b.WriteRune(c)
-		}
-		whole = b.String()
-	}
-	if hasFrac {
-		return sign + whole + point + frac
-	}
-	return sign + whole
 }
 
 // document checks q and gives the document's frame: title, site, period.

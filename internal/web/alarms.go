@@ -3,12 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
-	"strings"
-	"time"
-
-	"github.com/akciz/akciz/internal/core"
 
 	"github.com/akciz/akciz/internal/i18n"
 	"github.com/akciz/akciz/internal/report"
@@ -96,8 +91,8 @@ func (s *Server) alarmsExport(w http.ResponseWriter, r *http.Request) {
 type alarmData struct {
 	Alarm   store.Alarm
 	History []store.AlarmEntry
-	Detail  []detailLine
-	Problem string // a refusal to show, already translated
+	Detail  []watch.DetailLine // the alarm's detail in the catalogue's words (package watch's, as its exports)
+	Problem string             // a refusal to show, already translated
 	Comment string
 	Done    string // the catalogue key of what was just done ("" when nothing)
 	Explain string // what the kind of alarm means, with its article (package watch's text)
@@ -127,94 +122,10 @@ func (s *Server) showAlarm(w http.ResponseWriter, r *http.Request, status int, p
 	case store.AlarmAcknowledged, store.AlarmClosed, store.AlarmNoted:
 		d.Done = "web.alarm.done_" + string(act)
 	}
-	d.Detail = alarmDetail(s.Printer(r), a.Kind, a.Detail)
+	d.Detail = watch.DetailLines(s.Printer(r), a)
 	p := s.NewPage(r, "alarm", "web.alarm.title", d)
 	p.Nav = "alarms"
 	s.RenderPage(w, r, status, p)
-}
-
-// detailLine is one fact of an alarm's detail as a person reads it: a label and a value, both in the
-// catalogue's words.
-type detailLine struct {
-	Key   string // what the fact is ("tag", "limit", "seq_first", …): its place in the list and its CSS class
-	Label string
-	Value string
-}
-
-// detailOrder is the order the facts of an alarm's detail are shown in (by label): what happened,
-// where, when, then the limits; keys not named here follow in alphabetical order.
-var detailOrder = []string{"event", "incident", "tag", "value", "previous", "unit", "bits", "time", "seq", "seq_first", "seq_last",
-	"last", "limit", "class", "detail"}
-
-// alarmDetail writes the detail package watch keeps with an alarm (docs/watching.md) in the words of
-// the catalogue: an event's kind, times in Sofia's time with the zone, a limit as minutes and seconds,
-// a control point's class of чл. 30(13), an intake incident's kind, numbers as the reader writes them.
-// A key the catalogue does not know is shown as it is, so that nothing the engine recorded is hidden.
-func alarmDetail(pr *i18n.Printer, kind store.AlarmKind, detail map[string]string) []detailLine {
-	l := pr.Lang()
-	var out []detailLine
-	for k, v := range detail {
-		if v == "" {
-			continue
-		}
-		label := k
-		if kind == store.AlarmIncident && (k == "first" || k == "last") {
-			label = "seq_" + k // the incident's first and last sequence numbers, not times
-		}
-		line := detailLine{Key: label, Label: codeName(pr, "web.detail.", label), Value: v}
-		switch label {
-		case "event":
-			line.Value = eventName(pr, core.EventKind(v))
-		case "time", "last":
-			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				line.Value = formatTime(t, l)
-			}
-		case "limit":
-			if d, err := time.ParseDuration(v); err == nil {
-				line.Value = durationText(pr, d)
-			}
-		case "class":
-			line.Value = codeName(pr, "web.class.", v)
-		case "incident":
-			line.Value = codeName(pr, "web.incident.", v)
-		case "value", "previous", "seq", "seq_first", "seq_last":
-			line.Value = formatNum(v, l)
-		case "bits":
-			line.Value = strings.ReplaceAll(v, ",", ", ")
-		}
-		out = append(out, line)
-	}
-	rank := func(key string) int {
-		if i := slices.Index(detailOrder, key); i >= 0 {
-			return i
-		}
-		return len(detailOrder)
-	}
-	slices.SortFunc(out, func(a, b detailLine) int {
-		if d := rank(a.Key) - rank(b.Key); d != 0 {
-			return d
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
-	return out
-}
-
-// durationText writes a duration in whole hours, minutes and seconds as a person says it: "1 ч 5 мин",
-// "10 мин 30 с", "15 с".
-func durationText(pr *i18n.Printer, d time.Duration) string {
-	d = d.Round(time.Second)
-	h, m, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
-	var parts []string
-	if h > 0 {
-		parts = append(parts, pr.T("web.duration.hours", h))
-	}
-	if m > 0 {
-		parts = append(parts, pr.T("web.duration.minutes", m))
-	}
-	if sec > 0 || len(parts) == 0 {
-		parts = append(parts, pr.T("web.duration.seconds", sec))
-	}
-	return strings.Join(parts, " ")
 }
 
 // alarmAct acknowledges, notes or closes an alarm with the form's comment.

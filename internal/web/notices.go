@@ -163,7 +163,12 @@ func (n *noticePages) render(w http.ResponseWriter, r *http.Request, u notify.Us
 			d.Names[sys.Code] = sys.NameEN
 		}
 	}
-	p := n.s.NewPage(r, "notices", "notices.web.title", d)
+	n.page(w, r, status, "notices", "notices.web.title", d)
+}
+
+// page renders a page of the notices (templates/<name>.html), under the menu's notices.
+func (n *noticePages) page(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	p := n.s.NewPage(r, name, title, data)
 	p.Nav = "notices"
 	n.s.RenderPage(w, r, status, p)
 }
@@ -223,9 +228,25 @@ func (n *noticePages) subscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *noticePages) activate(active bool) http.HandlerFunc {
+	return n.toggle(func(r *http.Request, id int64) (auditNote, error) {
+		sub, err := n.svc.SetActive(r.Context(), n.noticeUser(r), id, active)
+		note := auditNote{action: "notices.deactivate", object: "subscription " + strconv.FormatInt(sub.ID, 10), detail: sub.System}
+		if active {
+			note.action = "notices.activate"
+		}
+		return note, err
+	})
+}
+
+// auditNote is what the audit log writes of an action (Server.Audit's action, object and detail).
+type auditNote struct{ action, object, detail string }
+
+// toggle is the action of a button that activates or deactivates a subscription or a webhook: set
+// changes the one with the path's id and says what the audit log writes of it; then back to the list.
+func (n *noticePages) toggle(set func(r *http.Request, id int64) (auditNote, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		sub, err := n.svc.SetActive(r.Context(), n.noticeUser(r), id, active)
+		note, err := set(r, id)
 		if errors.Is(err, notify.ErrNotFound) {
 			n.s.NotFound(w, r)
 			return
@@ -234,11 +255,7 @@ func (n *noticePages) activate(active bool) http.HandlerFunc {
 			n.s.Fail(w, r, err)
 			return
 		}
-		action := "notices.deactivate"
-		if active {
-			action = "notices.activate"
-		}
-		n.s.Audit(r, action, "", "subscription "+strconv.FormatInt(sub.ID, 10), sub.System)
+		n.s.Audit(r, note.action, "", note.object, note.detail)
 		http.Redirect(w, r, "/notices", http.StatusSeeOther)
 	}
 }
@@ -267,20 +284,10 @@ func (n *noticePages) addWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *noticePages) webhookActive(active bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return n.toggle(func(r *http.Request, id int64) (auditNote, error) {
 		h, err := n.svc.SetWebhookActive(r.Context(), n.noticeUser(r), id, active)
-		if errors.Is(err, notify.ErrNotFound) {
-			n.s.NotFound(w, r)
-			return
-		}
-		if err != nil {
-			n.s.Fail(w, r, err)
-			return
-		}
-		n.s.Audit(r, "notices.webhook_active", "", "webhook "+strconv.FormatInt(h.ID, 10), strconv.FormatBool(active))
-		http.Redirect(w, r, "/notices", http.StatusSeeOther)
-	}
+		return auditNote{action: "notices.webhook_active", object: "webhook " + strconv.FormatInt(h.ID, 10), detail: strconv.FormatBool(active)}, err
+	})
 }
 
 // adminData is the administrator's notices page: the latest notices, the catalogue, and the publishing
@@ -310,9 +317,7 @@ func (n *noticePages) renderAdmin(w http.ResponseWriter, r *http.Request, d *adm
 		n.s.Fail(w, r, err)
 		return
 	}
-	p := n.s.NewPage(r, "notices_admin", "notices.web.admin_title", d)
-	p.Nav = "notices"
-	n.s.RenderPage(w, r, status, p)
+	n.page(w, r, status, "notices_admin", "notices.web.admin_title", d)
 }
 
 // formTime reads a datetime-local field as Sofia's time.
@@ -355,24 +360,42 @@ func publication(r *http.Request) (notify.Publication, map[string]string) {
 
 func (n *noticePages) publish(w http.ResponseWriter, r *http.Request) {
 	p, bad := publication(r)
+	n.publishForm(w, r, p, bad, func(notice store.Notice) {
+		n.s.Audit(r, "notices.publish", "", "notice "+strconv.FormatInt(notice.ID, 10), string(notice.Kind)+" "+notice.System)
+		http.Redirect(w, r, "/notices/admin/"+strconv.FormatInt(notice.ID, 10), http.StatusSeeOther)
+	}, func(bad map[string]string) {
+		n.renderAdmin(w, r, &adminData{Form: r.PostForm, Errors: bad}, http.StatusUnprocessableEntity)
+	})
+}
+
+// publishForm publishes p, a new notice or a revision of p.Notice read from a form, unless reading the
+// form found faults (bad: catalogue keys by field). Then done answers with the notice published, or
+// again shows the form once more with the refusals by field in the page's language; a revision of a
+// notice that is not there is not found, and a failure of the store is the server's.
+func (n *noticePages) publishForm(w http.ResponseWriter, r *http.Request, p notify.Publication, bad map[string]string,
+	done func(store.Notice), again func(bad map[string]string)) {
 	pr := n.s.Printer(r)
-	if len(bad) == 0 {
-		notice, err := n.svc.Publish(r.Context(), UserOf(r).Person.Name, p)
-		if err == nil {
-			n.s.Audit(r, "notices.publish", "", "notice "+strconv.FormatInt(notice.ID, 10), string(notice.Kind)+" "+notice.System)
-			http.Redirect(w, r, "/notices/admin/"+strconv.FormatInt(notice.ID, 10), http.StatusSeeOther)
-			return
-		}
-		if bad = fieldErrors(pr, err); len(bad) == 0 {
-			n.s.Fail(w, r, err)
-			return
-		}
-	} else {
+	if len(bad) > 0 {
 		for k, key := range bad {
 			bad[k] = pr.T(key)
 		}
+		again(bad)
+		return
 	}
-	n.renderAdmin(w, r, &adminData{Form: r.PostForm, Errors: bad}, http.StatusUnprocessableEntity)
+	notice, err := n.svc.Publish(r.Context(), UserOf(r).Person.Name, p)
+	if p.Notice != 0 && errors.Is(err, store.ErrNotFound) {
+		n.s.NotFound(w, r)
+		return
+	}
+	if err == nil {
+		done(notice)
+		return
+	}
+	if bad = fieldErrors(pr, err); len(bad) == 0 {
+		n.s.Fail(w, r, err)
+		return
+	}
+	again(bad)
 }
 
 // noticeData is one notice for the administrator: its revisions, each message's delivery, and the
@@ -414,37 +437,19 @@ func (n *noticePages) renderNotice(w http.ResponseWriter, r *http.Request, errs 
 			d.Actions = []store.Action{store.ActionChange, store.ActionCancel, store.ActionEnd}
 		}
 	}
-	p := n.s.NewPage(r, "notices_notice", "notices.web.notice_title", d)
-	p.Nav = "notices"
-	n.s.RenderPage(w, r, status, p)
+	n.page(w, r, status, "notices_notice", "notices.web.notice_title", d)
 }
 
 func (n *noticePages) revise(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	p, bad := publication(r)
 	p.Notice, p.System, p.Kind = id, "", ""
-	pr := n.s.Printer(r)
-	if len(bad) == 0 {
-		notice, err := n.svc.Publish(r.Context(), UserOf(r).Person.Name, p)
-		if errors.Is(err, store.ErrNotFound) {
-			n.s.NotFound(w, r)
-			return
-		}
-		if err == nil {
-			n.s.Audit(r, "notices.revise", "", "notice "+strconv.FormatInt(id, 10), string(notice.Latest().Action))
-			http.Redirect(w, r, "/notices/admin/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
-			return
-		}
-		if bad = fieldErrors(pr, err); len(bad) == 0 {
-			n.s.Fail(w, r, err)
-			return
-		}
-	} else {
-		for k, key := range bad {
-			bad[k] = pr.T(key)
-		}
-	}
-	n.renderNotice(w, r, bad, http.StatusUnprocessableEntity)
+	n.publishForm(w, r, p, bad, func(notice store.Notice) {
+		n.s.Audit(r, "notices.revise", "", "notice "+strconv.FormatInt(id, 10), string(notice.Latest().Action))
+		http.Redirect(w, r, "/notices/admin/"+strconv.FormatInt(id, 10), http.StatusSeeOther)
+	}, func(bad map[string]string) {
+		n.renderNotice(w, r, bad, http.StatusUnprocessableEntity)
+	})
 }
 
 func (n *noticePages) resend(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/akciz/akciz/internal/core"
 	"github.com/akciz/akciz/internal/i18n"
 	"github.com/akciz/akciz/internal/store"
+	"github.com/akciz/akciz/internal/watch"
 )
 
 // TestSitePage: the site page shows the control point's latest values, the finished transaction with
@@ -35,7 +35,7 @@ func TestSitePage(t *testing.T) {
 		// the last reading: a decimal comma, the thousands grouped with a no-break space
 		"Склад Бургас", "Нефтена база А ЕООД", pointA, "GOV_TOTAL = 1\u00a0005\u00a0950,5 L",
 		"27101943 Дизелово гориво", "30\u00a0000,0 L", "835,2 kg/m3", "извеждане", // the transaction
-		"отворена врата на шкафа", // the event
+		"отворена кутия", // the event
 		`href="/alarms/` + strconv.FormatInt(x.alarmA, 10) + `"`,
 		"22.11.2026 13:50:00 EET", // last data: the batch's time in Sofia (UTC+2), with the zone
 	} {
@@ -51,7 +51,7 @@ func TestSitePage(t *testing.T) {
 	if code != http.StatusOK || strings.Contains(body, "Дизелово гориво") {
 		t.Errorf("transactions of a period without any: %d, shows one", code)
 	}
-	if code, body = c.get("/sites/" + siteA + "/events"); code != http.StatusOK || !strings.Contains(body, "отворена врата на шкафа") {
+	if code, body = c.get("/sites/" + siteA + "/events"); code != http.StatusOK || !strings.Contains(body, "отворена кутия") {
 		t.Errorf("events page: %d", code)
 	}
 	code, body = c.get("/sites/" + siteA + "/points/" + pointA + "?span=6h")
@@ -141,7 +141,7 @@ func TestExports(t *testing.T) {
 	c := x.client("admin").login()
 	for _, tc := range []struct{ path, want string }{
 		{"/sites/" + siteA + "/export/transactions/csv?span=24h", "30000,0"},
-		{"/sites/" + siteA + "/export/events/csv?span=24h", "отворена врата на шкафа"},
+		{"/sites/" + siteA + "/export/events/csv?span=24h", "отворена кутия"},
 		{"/sites/" + siteA + "/export/readings/csv?span=24h&point=" + pointA, "1005950,5"},
 		{"/sites/" + siteA + "/export/alarms/csv?span=24h", "отворена"},
 		{"/sites/" + siteA + "/export/incidents/csv?span=24h", "ИКУНК"},
@@ -360,14 +360,15 @@ func FuzzParseCertificate(f *testing.F) {
 	})
 }
 
-// TestAlarmDetail: the facts package watch keeps with an alarm are shown in the catalogue's words, in
-// Bulgarian by default: labels, an event's kind, times in Sofia's time with the zone, a limit in minutes
-// and seconds, a point's class of чл. 30(13), an incident's kind, numbers grouped — never key=value.
+// TestAlarmDetail: the facts package watch keeps with an alarm are shown in the catalogue's words
+// (watch.DetailLines, the same as in the alarms' exports), in Bulgarian by default: labels, an event's
+// kind, times in Sofia's time with the zone, a limit in minutes and seconds, a point's class of чл.
+// 30(13), an incident's kind, numbers grouped — never key=value.
 func TestAlarmDetail(t *testing.T) {
 	bg := i18n.For(i18n.BG)
 	got := func(kind store.AlarmKind, d map[string]string) string {
 		var b strings.Builder
-		for _, l := range alarmDetail(bg, kind, d) {
+		for _, l := range watch.DetailLines(bg, store.Alarm{Kind: kind, Detail: d}) {
 			b.WriteString(l.Label + ": " + l.Value + "\n")
 		}
 		return b.String()
@@ -384,7 +385,7 @@ func TestAlarmDetail(t *testing.T) {
 		{store.AlarmIncident, map[string]string{"incident": "gap", "first": "5", "last": "12000", "detail": "seq 5 after 3"},
 			"Инцидент: липсващи записи\nОт пореден №: 5\nДо пореден №: 12\u00a0000\nПодробности: seq 5 after 3\n"},
 		{store.AlarmDoorOpened, map[string]string{"event": "door-opened", "tag": "door", "time": "2026-11-22T11:30:00Z", "seq": "123", "zz": "q"},
-			"Събитие: отворена врата на шкафа\nТаг: door\nВреме на записа: 22.11.2026 13:30:00 EET\nПореден № на записа: 123\nzz: q\n"},
+			"Събитие: отворена кутия\nТаг: door\nВреме на записа: 22.11.2026 13:30:00 EET\nПореден № на записа: 123\nzz: q\n"},
 	} {
 		if g := got(tc.kind, tc.detail); g != tc.want {
 			t.Errorf("%s %v:\n%s\nwant\n%s", tc.kind, tc.detail, g, tc.want)
@@ -403,29 +404,12 @@ func TestAlarmDetail(t *testing.T) {
 	}
 }
 
-// TestFormats: numbers, times and dates as a Bulgarian (or an English) reader writes them.
+// TestFormats: numbers, times and dates as a Bulgarian (or an English) reader writes them (the cases
+// of each format are tested where it is written: i18n.Number, watch.FormatTime; here that the pages use
+// them).
 func TestFormats(t *testing.T) {
-	for _, tc := range []struct {
-		in     string
-		bg, en string
-	}{
-		{"1005950.5", "1\u00a0005\u00a0950,5", "1,005,950.5"},
-		{"1000", "1000", "1,000"},
-		{"12000", "12\u00a0000", "12,000"},
-		{"-30000.25", "-30\u00a0000,25", "-30,000.25"},
-		{"835.2", "835,2", "835.2"},
-		{"0", "0", "0"},
-		{"1e5", "1e5", "1e5"},
-		{"12.", "12.", "12."},
-		{"", "", ""},
-		{"abc", "abc", "abc"},
-	} {
-		if got := formatNum(tc.in, i18n.BG); got != tc.bg {
-			t.Errorf("formatNum(%q, bg) = %q, want %q", tc.in, got, tc.bg)
-		}
-		if got := formatNum(tc.in, i18n.EN); got != tc.en {
-			t.Errorf("formatNum(%q, en) = %q, want %q", tc.in, got, tc.en)
-		}
+	if got := formatNum("1005950.5", i18n.BG); got != "1\u00a0005\u00a0950,5" {
+		t.Errorf("formatNum(1005950.5, bg) = %q", got)
 	}
 	winter, summer := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC), time.Date(2026, 7, 15, 10, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -533,19 +517,16 @@ func TestAuditExportAddresses(t *testing.T) {
 }
 
 // TestCodeNames: every code the console shows in the catalogue's words has its words in both
-// languages — the kinds of events and incidents, the roles and quality flags of values, the classes of
-// чл. 30(13), the kinds of comparisons, the audit's actions of the console itself — so that no code
-// shows raw.
+// languages — the kinds of events and incidents, the roles and quality flags of values, the kinds of
+// comparisons, the audit's actions of the console itself — so that no code shows raw. (An alarm's detail
+// is package watch's words, checked by its TestCatalogueHasTheMadeKeys.)
 func TestCodeNames(t *testing.T) {
 	var keys []string
 	for _, k := range core.EventKinds {
-		keys = append(keys, "web.event."+string(k))
+		keys = append(keys, "watch.event."+string(k))
 	}
 	for _, r := range core.Roles {
 		keys = append(keys, "web.value_role."+string(r))
-	}
-	for _, c := range core.IntervalClasses {
-		keys = append(keys, "web.class."+string(c))
 	}
 	for _, q := range []core.Quality{core.QualityLow, core.QualityHigh, core.QualityTest, core.QualityStale, core.QualityError, core.QualityInvalid} {
 		keys = append(keys, "web.quality."+string(q))
@@ -561,14 +542,10 @@ func TestCodeNames(t *testing.T) {
 	for _, k := range store.AlarmKinds {
 		keys = append(keys, "watch.kind."+string(k))
 	}
-	for _, k := range append(detailOrder, "session.login", "session.logout", "alarm.acknowledged", "alarm.closed", "alarm.noted",
+	for _, k := range []string{"session.login", "session.logout", "alarm.acknowledged", "alarm.closed", "alarm.noted",
 		"site.move", "site.commissioning", "config.upload", "notice.given", "comparison.three-way", "person.add", "person.disable",
-		"person.enable", "person.cert.add", "person.cert.remove") {
-		if slices.Contains(detailOrder, k) {
-			keys = append(keys, "web.detail."+k)
-		} else {
-			keys = append(keys, "web.audit_action."+k)
-		}
+		"person.enable", "person.cert.add", "person.cert.remove"} {
+		keys = append(keys, "web.audit_action."+k)
 	}
 	keys = append(keys, "web.notice_change.added", "web.notice_change.removed", "web.role.engine")
 	for _, k := range keys {

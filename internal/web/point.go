@@ -51,22 +51,32 @@ func charted(r core.Role) bool {
 // pointRows bounds the readings table of the point page.
 const pointRows = 50
 
-func (s *Server) pointPage(w http.ResponseWriter, r *http.Request) {
+// pointOf reads the site and the point that the request's path names, and the site's places: false when
+// it has answered (no such site or point for this person, or the store failed).
+func (s *Server) pointOf(w http.ResponseWriter, r *http.Request) (store.Site, placeOf, store.Point, bool) {
 	site, ok := s.SiteOf(w, r, r.PathValue("warehouse"))
 	if !ok {
-		return
+		return store.Site{}, placeOf{}, store.Point{}, false
 	}
-	ctx := r.Context()
-	pl, err := s.places(ctx, site.Warehouse)
+	pl, err := s.places(r.Context(), site.Warehouse)
 	if err != nil {
 		s.fail(w, r, err)
-		return
+		return store.Site{}, placeOf{}, store.Point{}, false
 	}
 	pt, ok := pl.point(r.PathValue("point"))
 	if !ok {
 		s.NotFound(w, r)
+		return store.Site{}, placeOf{}, store.Point{}, false
+	}
+	return site, pl, pt, true
+}
+
+func (s *Server) pointPage(w http.ResponseWriter, r *http.Request) {
+	site, pl, pt, ok := s.pointOf(w, r)
+	if !ok {
 		return
 	}
+	ctx := r.Context()
 	d := pointData{Site: site, Point: pt, Period: periodOf(r.URL.Query(), s.cfg.Now(), 24*time.Hour),
 		Export: "/sites/" + site.Warehouse + "/export/readings"}
 	d.Period.Keep = map[string]string{"point": pt.ID}
@@ -117,34 +127,22 @@ func (s *Server) pointPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := s.NewPage(r, "point", "web.point.title", d)
-	p.Nav = "sites"
-	s.RenderPage(w, r, http.StatusOK, p)
+	s.renderSites(w, r, "point", "web.point.title", d)
 }
 
 // pointChart draws one tag of a point over the period as SVG.
 func (s *Server) pointChart(w http.ResponseWriter, r *http.Request) {
-	site, ok := s.SiteOf(w, r, r.PathValue("warehouse"))
+	_, _, pt, ok := s.pointOf(w, r)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	pl, err := s.places(ctx, site.Warehouse)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	pt, ok := pl.point(r.PathValue("point"))
-	if !ok {
-		s.NotFound(w, r)
-		return
-	}
 	q := r.URL.Query()
 	tag := q.Get("tag")
 	per := periodOf(q, s.cfg.Now(), 24*time.Hour)
 	ser := newSeries(per.From, per.To)
 	unit := ""
-	err = s.store.PointRecords(ctx, store.RecordQuery{Device: pt.Device(), Point: pt.ID, Kind: core.KindReading,
+	err := s.store.PointRecords(ctx, store.RecordQuery{Device: pt.Device(), Point: pt.ID, Kind: core.KindReading,
 		From: per.From, To: per.To}, func(row *store.Row) error {
 		rec, err := decode(row)
 		if err != nil || rec.Reading == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/akciz/akciz/internal/core"
 	"github.com/akciz/akciz/internal/i18n"
 	"github.com/akciz/akciz/internal/store"
+	"github.com/akciz/akciz/internal/watch"
 )
 
 //go:embed templates/*.html
@@ -168,34 +169,7 @@ func (p *Page) Time(t time.Time) string { return formatTime(t, p.Lang) }
 func (p *Page) Num(s string) string { return formatNum(s, p.Lang) }
 
 // formatNum writes the decimal s for a reader of language l (see Page.Num).
-func formatNum(s string, l i18n.Lang) string {
-	sign, digits := "", s
-	if strings.HasPrefix(digits, "-") || strings.HasPrefix(digits, "+") {
-		sign, digits = digits[:1], digits[1:]
-	}
-	whole, frac, hasFrac := strings.Cut(digits, ".")
-	if whole == "" || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || hasFrac && frac == "" {
-		return s
-	}
-	sep, point := ",", "."
-	if l == i18n.BG {
-		sep, point = "\u00a0", ","
-	}
-	if len(whole) > 4 || l != i18n.BG && len(whole) > 3 {
-		var b strings.Builder
-		for i, c := range whole {
-			if i > 0 && (len(whole)-i)%3 == 0 {
-				b.WriteString(sep)
-			}
-			b.WriteRune(c)
-		}
-		whole = b.String()
-	}
-	if hasFrac {
-		return sign + whole + point + frac
-	}
-	return sign + whole
-}
+func formatNum(s string, l i18n.Lang) string { return i18n.Number(s, l) }
 
 // Other is the language the switch offers.
 func (p *Page) Other() i18n.Lang {
@@ -218,19 +192,9 @@ func (p *Page) Is(roles ...string) bool {
 	return false
 }
 
-// formatTime writes t in Sofia's time with the zone (EET in winter, EEST in summer), so that nobody
-// reading a page or an export takes it for UTC or for the reader's own zone: "22.11.2026 13:50:00 EET"
-// in Bulgarian, "2026-11-22 13:50:00 EET" in English.
-func formatTime(t time.Time, l i18n.Lang) string {
-	if t.IsZero() {
-		return ""
-	}
-	t = t.In(sofia)
-	if l == i18n.EN {
-		return t.Format("2006-01-02 15:04:05 MST")
-	}
-	return t.Format("02.01.2006 15:04:05 MST")
-}
+// formatTime writes t in Sofia's time with the zone, as package watch writes it in its exports: the
+// console and the files it serves must never disagree about when something happened.
+func formatTime(t time.Time, l i18n.Lang) string { return watch.FormatTime(t, l) }
 
 // Date writes a calendar date (YYYY-MM-DD, as package workday writes it) as the page's reader writes
 // dates: 30.11.2026 in Bulgarian. What does not parse is left as it is.

@@ -110,7 +110,13 @@ func (s *Server) sitePage(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	p := s.NewPage(r, "site", "web.site.title", d)
+	s.renderSites(w, r, "site", "web.site.title", d)
+}
+
+// renderSites renders a page under the menu's sites (a site and its points, records and tables), with
+// status 200.
+func (s *Server) renderSites(w http.ResponseWriter, r *http.Request, name, title string, data any) {
+	p := s.NewPage(r, name, title, data)
 	p.Nav = "sites"
 	s.RenderPage(w, r, http.StatusOK, p)
 }
@@ -131,47 +137,45 @@ type tableData struct {
 const pageRows = 500
 
 func (s *Server) transactionsPage(w http.ResponseWriter, r *http.Request) {
-	site, ok := s.SiteOf(w, r, r.PathValue("warehouse"))
-	if !ok {
-		return
-	}
-	d, ok := s.tableOf(w, r, site, "transactions")
-	if !ok {
-		return
-	}
-	var err error
-	if d.Transactions, err = s.transactions(r.Context(), d.Places, d.Point, d.Period, pageRows+1); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if len(d.Transactions) > pageRows {
-		d.Transactions, d.More = d.Transactions[:pageRows], true
-	}
-	p := s.NewPage(r, "transactions", "web.transactions.title", d)
-	p.Nav = "sites"
-	s.RenderPage(w, r, http.StatusOK, p)
+	s.tablePage(w, r, "transactions", func(d *tableData) (err error) {
+		d.Transactions, err = s.transactions(r.Context(), d.Places, d.Point, d.Period, pageRows+1)
+		d.Transactions, d.More = newestRows(d.Transactions)
+		return err
+	})
 }
 
 func (s *Server) eventsPage(w http.ResponseWriter, r *http.Request) {
+	s.tablePage(w, r, "events", func(d *tableData) (err error) {
+		d.Events, err = s.events(r.Context(), d.Places, d.Period, pageRows+1)
+		d.Events, d.More = newestRows(d.Events)
+		return err
+	})
+}
+
+// tablePage answers a site's table page (templates/<table>.html): fill puts the period's records in d,
+// the newest pageRows at most, and sets d.More when there are more.
+func (s *Server) tablePage(w http.ResponseWriter, r *http.Request, table string, fill func(d *tableData) error) {
 	site, ok := s.SiteOf(w, r, r.PathValue("warehouse"))
 	if !ok {
 		return
 	}
-	d, ok := s.tableOf(w, r, site, "events")
+	d, ok := s.tableOf(w, r, site, table)
 	if !ok {
 		return
 	}
-	var err error
-	if d.Events, err = s.events(r.Context(), d.Places, d.Period, pageRows+1); err != nil {
+	if err := fill(&d); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if len(d.Events) > pageRows {
-		d.Events, d.More = d.Events[:pageRows], true
+	s.renderSites(w, r, table, tableTitle(table), d)
+}
+
+// newestRows cuts the newest-first rows of a table page to pageRows, and says whether it cut.
+func newestRows[T any](rows []T) ([]T, bool) {
+	if len(rows) > pageRows {
+		return rows[:pageRows], true
 	}
-	p := s.NewPage(r, "events", "web.events.title", d)
-	p.Nav = "sites"
-	s.RenderPage(w, r, http.StatusOK, p)
+	return rows, false
 }
 
 // tableOf reads what the table pages and the exports share: the site's places, the period and the
@@ -354,17 +358,9 @@ func yesNo(pr *i18n.Printer, b bool) string {
 }
 
 func directionName(pr *i18n.Printer, d core.Direction) string {
-	key := "web.direction." + string(d)
-	if !i18n.Has(pr.Lang(), key) {
-		return string(d)
-	}
-	return pr.T(key)
+	return codeName(pr, "web.direction.", string(d))
 }
 
 func eventName(pr *i18n.Printer, k core.EventKind) string {
-	key := "web.event." + string(k)
-	if !i18n.Has(pr.Lang(), key) {
-		return string(k)
-	}
-	return pr.T(key)
+	return codeName(pr, "watch.event.", string(k))
 }
