@@ -78,11 +78,10 @@ func addPersonCert(ctx context.Context, s store.Store, id int64, path string) (s
 }
 
 func consolePerson(ctx context.Context, env *environment, args []string) int {
-	v, args, code := verb(env, args, "console.person.help", "add", "list", "disable", "enable")
+	a, v, args, code := adminVerb(env, args, "person", "console.person.help", "add", "list", "disable", "enable")
 	if code >= 0 {
 		return code
 	}
-	a := newAdmin(env, "person "+v, "console.person.help")
 	name := a.fs.String("name", "", "")
 	email := a.fs.String("email", "", "")
 	role := a.fs.String("role", "", "")
@@ -182,11 +181,10 @@ func (a *admin) audit(ctx context.Context, action, object, detail string) {
 }
 
 func consoleCert(ctx context.Context, env *environment, args []string) int {
-	v, args, code := verb(env, args, "console.cert.help", "add", "remove")
+	a, v, args, code := adminVerb(env, args, "cert", "console.cert.help", "add", "remove")
 	if code >= 0 {
 		return code
 	}
-	a := newAdmin(env, "cert "+v, "console.cert.help")
 	id := a.fs.Int64("person", 0, "")
 	if code := a.parse(args, 1); code >= 0 {
 		return code
@@ -227,10 +225,7 @@ func consoleAudit(ctx context.Context, env *environment, args []string) int {
 	a := newAdmin(env, "audit", "console.audit.help")
 	site := a.fs.String("site", "", "")
 	limit := a.fs.Int("limit", 100, "")
-	if code := a.parse(args, 0); code >= 0 {
-		return code
-	}
-	if code := a.open(ctx); code >= 0 {
+	if code := a.start(ctx, args, 0); code >= 0 {
 		return code
 	}
 	defer a.s.Close()

@@ -2,17 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/akciz/akciz/internal/energy"
 	"github.com/akciz/akciz/internal/submit"
@@ -32,41 +26,11 @@ type energyImportReply struct {
 // runEnergyImport is `akciz energy import FILE --server URL`: the table is checked here first (a refused
 // one is never sent), then sent whole to POST /api/v1/energy/files with its SHA-256 in Content-Digest.
 func runEnergyImport(ctx context.Context, env *environment, args []string) int {
-	fs := flag.NewFlagSet("energy import", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Var(langFlag{&env}, "lang", "")
-	server := fs.String("server", "", "")
-	certFile := fs.String("cert", "", "")
-	keyFile := fs.String("key", "", "")
-	caFile := fs.String("ca", "", "")
-	files, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(env.stdout, env.p.T("energy.import.help"))
-			return 0
-		}
-		fmt.Fprintln(env.stderr, env.p.T("energy.bad_flag", err.Error()))
-		return 2
+	env, name, up, code := parseUpload(env, "energy import", args,
+		uploadKeys{help: "energy.import.help", badFlag: "energy.bad_flag", oneFile: "energy.import.one_file"})
+	if code >= 0 {
+		return code
 	}
-	if len(files) != 1 {
-		fmt.Fprintln(env.stderr, env.p.T("energy.import.one_file"))
-		return 2
-	}
-	u, err := url.Parse(*server)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.bad_server", *server))
-		return 2
-	}
-	if (*certFile == "") != (*keyFile == "") {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.cert_key"))
-		return 2
-	}
-	tlsConf, err := sepiTLS(*certFile, *keyFile, *caFile)
-	if err != nil {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.tls", err.Error()))
-		return 2
-	}
-	name := files[0]
 	var opts energy.Options
 	bar := newProgressBar(env, name)
 	if bar != nil {
@@ -84,47 +48,26 @@ func runEnergyImport(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stderr, env.p.T("energy.read_error", name, err.Error()))
 		return 2
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		fmt.Fprintln(env.stderr, env.p.T("energy.read_error", name, err.Error()))
-		return 2
-	}
-	defer f.Close()
-	var body io.Reader = f
-	if tty, ok := env.stderr.(*os.File); ok && sepiIsTerminal(tty) {
-		up := &sepiProgress{r: f, w: tty, total: res.Size, label: env.p.T("energy.import.progress") + " " + filepath.Base(name)}
-		defer up.clear()
-		body = up
-	}
-	target := strings.TrimSuffix(u.String(), "/") + submit.EnergyFilesPath + "?name=" + url.QueryEscape(filepath.Base(name))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, body)
-	if err != nil {
-		fmt.Fprintln(env.stderr, env.p.T("energy.import.failed", err.Error()))
-		return 2
-	}
-	req.ContentLength = res.Size
-	req.Header.Set("Content-Type", map[energy.Kind]string{energy.CSV: "text/csv", energy.TSV: "text/tab-separated-values",
-		energy.XLSX: submit.XLSXType}[res.Kind])
-	req.Header.Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(res.SHA256[:])+":")
-	req.Header.Set("Accept-Language", string(env.p.Lang()))
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, Proxy: http.ProxyFromEnvironment}}
-	resp, err := client.Do(req)
-	if err != nil {
-		fmt.Fprintln(env.stderr, env.p.T("energy.import.failed", err.Error()))
-		return 2
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	var reply energyImportReply
-	jsonErr := json.Unmarshal(raw, &reply)
+	ans, code := up.send(ctx, env, upload{
+		name: name, size: res.Size, sha256: res.SHA256,
+		path: submit.EnergyFilesPath + "?name=" + url.QueryEscape(filepath.Base(name)),
+		contentType: map[energy.Kind]string{energy.CSV: "text/csv", energy.TSV: "text/tab-separated-values",
+			energy.XLSX: submit.XLSXType}[res.Kind],
+		progress: "energy.import.progress", readKey: "energy.read_error", failedKey: "energy.import.failed",
+		answerMax: 8 << 20,
+	}, &reply)
+	if code >= 0 {
+		return code
+	}
 	switch {
-	case resp.StatusCode == http.StatusCreated && jsonErr == nil:
+	case ans.status == http.StatusCreated && ans.jsonErr == nil:
 		fmt.Fprintln(env.stdout, env.p.T("energy.import.created", name, reply.Message, reply.ID, reply.Key))
 		return 0
-	case resp.StatusCode == http.StatusOK && jsonErr == nil && reply.Duplicate:
+	case ans.status == http.StatusOK && ans.jsonErr == nil && reply.Duplicate:
 		fmt.Fprintln(env.stdout, env.p.T("energy.import.duplicate", name, reply.Message))
 		return 0
-	case resp.StatusCode == http.StatusUnprocessableEntity && jsonErr == nil:
+	case ans.status == http.StatusUnprocessableEntity && ans.jsonErr == nil:
 		for _, e := range reply.Errors {
 			fmt.Fprintln(env.stdout, "  "+e.Message)
 		}
@@ -134,13 +77,5 @@ func runEnergyImport(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stdout, env.p.T("energy.import.rejected", name, len(reply.Errors)+reply.ErrorsOmitted))
 		return 1
 	}
-	msg := reply.Message
-	if jsonErr != nil || msg == "" {
-		msg = strings.TrimSpace(string(raw))
-		if len(msg) > 500 {
-			msg = msg[:500] + "…"
-		}
-	}
-	fmt.Fprintln(env.stdout, env.p.T("energy.import.http", name, resp.Status, msg))
-	return 1
+	return ans.unexpected(env, "energy.import.http", name, reply.Message)
 }

@@ -70,10 +70,7 @@ func runNoticesSystems(ctx context.Context, env *environment, args []string) int
 	nameEN := a.fs.String("name-en", "", "")
 	eik := a.fs.String("eik", "", "")
 	cert := a.fs.String("cert", "", "")
-	if c := a.parse(args, 0); c >= 0 {
-		return c
-	}
-	if c := a.open(ctx); c >= 0 {
+	if c := a.start(ctx, args, 0); c >= 0 {
 		return c
 	}
 	defer a.s.Close()
@@ -211,10 +208,7 @@ func runNoticesList(ctx context.Context, env *environment, args []string) int {
 	a := newAdmin(env, "notices list", "notices.list.help")
 	system := a.fs.String("system", "", "")
 	limit := a.fs.Int("limit", 50, "")
-	if c := a.parse(args, 0); c >= 0 {
-		return c
-	}
-	if c := a.open(ctx); c >= 0 {
+	if c := a.start(ctx, args, 0); c >= 0 {
 		return c
 	}
 	defer a.s.Close()

@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,33 +46,32 @@ type sepiJSONError struct {
 	Message string `json:"message"`
 }
 
-func runSepiCheck(ctx context.Context, env *environment, args []string) int {
-	// --lang is looked for first so that the help and flag errors speak it.
+// sepiLang is env in the language of --lang, looked for before the flags are parsed so that the help and
+// flag errors speak it.
+func sepiLang(env *environment, args []string) *environment {
 	for i := 0; i+1 < len(args); i++ {
 		if args[i] == "--lang" || args[i] == "-lang" {
 			env = withLang(env, args[i+1])
 		}
 	}
+	return env
+}
+
+func runSepiCheck(ctx context.Context, env *environment, args []string) int {
+	env = sepiLang(env, args)
 	fs := flag.NewFlagSet("sepi check", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Var(langFlag{&env}, "lang", "")
 	format := fs.String("format", "text", "")
 	histDir := fs.String("history", "", "")
-	var files []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if err == flag.ErrHelp {
-				fmt.Fprintln(env.stdout, env.p.T("sepi.check.help"))
-				return 0
-			}
-			fmt.Fprintln(env.stderr, env.p.T("sepi.check.bad_flag", err.Error()))
-			return 2
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		if err == flag.ErrHelp {
+			fmt.Fprintln(env.stdout, env.p.T("sepi.check.help"))
+			return 0
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		rest = fs.Args()[1:]
+		fmt.Fprintln(env.stderr, env.p.T("sepi.check.bad_flag", err.Error()))
+		return 2
 	}
 	if *format != "text" && *format != "json" {
 		fmt.Fprintln(env.stderr, env.p.T("sepi.check.bad_format", *format))
@@ -266,53 +261,12 @@ type sepiImportReply struct {
 }
 
 func runSepiImport(ctx context.Context, env *environment, args []string) int {
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "--lang" || args[i] == "-lang" {
-			env = withLang(env, args[i+1])
-		}
+	env = sepiLang(env, args)
+	env, name, up, code := parseUpload(env, "sepi import", args,
+		uploadKeys{help: "sepi.import.help", badFlag: "sepi.import.bad_flag", oneFile: "sepi.import.one_file"})
+	if code >= 0 {
+		return code
 	}
-	fs := flag.NewFlagSet("sepi import", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Var(langFlag{&env}, "lang", "")
-	server := fs.String("server", "", "")
-	certFile := fs.String("cert", "", "")
-	keyFile := fs.String("key", "", "")
-	caFile := fs.String("ca", "", "")
-	var files []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if err == flag.ErrHelp {
-				fmt.Fprintln(env.stdout, env.p.T("sepi.import.help"))
-				return 0
-			}
-			fmt.Fprintln(env.stderr, env.p.T("sepi.import.bad_flag", err.Error()))
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		rest = fs.Args()[1:]
-	}
-	if len(files) != 1 {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.one_file"))
-		return 2
-	}
-	u, err := url.Parse(*server)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.bad_server", *server))
-		return 2
-	}
-	if (*certFile == "") != (*keyFile == "") {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.cert_key"))
-		return 2
-	}
-	tlsConf, err := sepiTLS(*certFile, *keyFile, *caFile)
-	if err != nil {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.tls", err.Error()))
-		return 2
-	}
-	name := files[0]
 	// The list is checked here first: an invalid list is not sent at all.
 	res, err := sepiCheckFile(ctx, env, name, sepi.Options{})
 	if err != nil {
@@ -329,50 +283,27 @@ func runSepiImport(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stdout, env.p.T("sepi.import.not_sent", name, len(res.Errors)+res.Omitted))
 		return 1
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.check.read", name, err.Error()))
-		return 2
-	}
-	defer f.Close()
-	var body io.Reader = f
-	if tty, ok := env.stderr.(*os.File); ok && sepiIsTerminal(tty) {
-		bar := &sepiProgress{r: f, w: tty, total: res.Bytes, label: env.p.T("sepi.import.progress") + " " + filepath.Base(name)}
-		defer bar.clear()
-		body = bar
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(u.String(), "/")+sepiImportPath, body)
-	if err != nil {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.failed", err.Error()))
-		return 2
-	}
-	req.ContentLength = res.Bytes
-	req.Header.Set("Content-Type", "application/xml")
-	req.Header.Set("Accept-Language", string(env.p.Lang()))
-	// RFC 9530: the server checks that it received the bytes we checked.
-	req.Header.Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(res.SHA256[:])+":")
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf, Proxy: http.ProxyFromEnvironment}}
-	resp, err := client.Do(req)
-	if err != nil {
-		fmt.Fprintln(env.stderr, env.p.T("sepi.import.failed", err.Error()))
-		return 2
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	var reply sepiImportReply
-	jsonErr := json.Unmarshal(raw, &reply)
+	ans, code := up.send(ctx, env, upload{
+		name: name, size: res.Bytes, sha256: res.SHA256, path: sepiImportPath, contentType: "application/xml",
+		progress: "sepi.import.progress", readKey: "sepi.check.read", failedKey: "sepi.import.failed",
+		answerMax: 4 << 20,
+	}, &reply)
+	if code >= 0 {
+		return code
+	}
 	digest := hex.EncodeToString(res.SHA256[:])
 	switch {
-	case resp.StatusCode == http.StatusCreated:
+	case ans.status == http.StatusCreated:
 		for _, f := range reply.Flags {
 			fmt.Fprintf(env.stdout, "%s:%d:%d: %s: %s [%s]\n", name, f.Line, f.Column, env.p.T("common.warning"), f.Message, f.Rule)
 		}
 		fmt.Fprintln(env.stdout, env.p.T("sepi.import.created", name, res.Number, res.List.Barcodes(), digest))
 		return 0
-	case resp.StatusCode == http.StatusOK && jsonErr == nil && reply.Duplicate:
+	case ans.status == http.StatusOK && ans.jsonErr == nil && reply.Duplicate:
 		fmt.Fprintln(env.stdout, env.p.T("sepi.import.duplicate", name, res.Number, digest))
 		return 0
-	case resp.StatusCode == http.StatusUnprocessableEntity && jsonErr == nil:
+	case ans.status == http.StatusUnprocessableEntity && ans.jsonErr == nil:
 		for _, e := range reply.Errors {
 			fmt.Fprintf(env.stdout, "%s:%d:%d: %s: %s [%s]\n", name, e.Line, e.Column, env.p.T("common.error"), e.Message, e.Rule)
 		}
@@ -382,38 +313,5 @@ func runSepiImport(ctx context.Context, env *environment, args []string) int {
 		fmt.Fprintln(env.stdout, env.p.T("sepi.import.rejected", name, len(reply.Errors)+reply.Omitted))
 		return 1
 	}
-	msg := reply.Message
-	if jsonErr != nil || msg == "" {
-		msg = strings.TrimSpace(string(raw))
-		if len(msg) > 500 {
-			msg = msg[:500] + "…"
-		}
-	}
-	fmt.Fprintln(env.stdout, env.p.T("sepi.import.http", name, resp.Status, msg))
-	return 1
-}
-
-// sepiTLS is the client's TLS: the operator's certificate and key (PEM) for mutual TLS, and the server's
-// CA when it is not among the system's roots.
-func sepiTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS13}
-	if certFile != "" {
-		kp, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, err
-		}
-		c.Certificates = []tls.Certificate{kp}
-	}
-	if caFile != "" {
-		pemData, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemData) {
-			return nil, fmt.Errorf("%s: no PEM certificate", caFile)
-		}
-		c.RootCAs = pool
-	}
-	return c, nil
+	return ans.unexpected(env, "sepi.import.http", name, reply.Message)
 }

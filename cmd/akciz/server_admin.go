@@ -78,6 +78,15 @@ func (a *admin) open(ctx context.Context) int {
 	return -1
 }
 
+// start reads the flags and opens the store, as most sub-commands do first; a non-negative code means
+// stop with it, otherwise the caller closes a.s.
+func (a *admin) start(ctx context.Context, args []string, nargs int) int {
+	if code := a.parse(args, nargs); code >= 0 {
+		return code
+	}
+	return a.open(ctx)
+}
+
 func (a *admin) fail(err error) int {
 	fmt.Fprintln(a.env.stderr, a.env.p.T("server.admin.failed", a.fs.Name(), err.Error()))
 	return 1
@@ -92,6 +101,16 @@ func (a *admin) bad(key string, args ...any) int {
 func (a *admin) done(key string, args ...any) int {
 	fmt.Fprintln(a.env.stdout, a.env.p.T(key, args...))
 	return 0
+}
+
+// adminVerb splits the verb from the arguments of sub-command name and starts its run "name verb" with
+// help key help; a non-negative code means stop with it.
+func adminVerb(env *environment, args []string, name, help string, verbs ...string) (*admin, string, []string, int) {
+	v, args, code := verb(env, args, help, verbs...)
+	if code >= 0 {
+		return nil, "", nil, code
+	}
+	return newAdmin(env, name+" "+v, help), v, args, -1
 }
 
 // verb splits "add …" from the arguments; help for none or --help.
@@ -113,18 +132,14 @@ func verb(env *environment, args []string, help string, verbs ...string) (string
 }
 
 func adminOperator(ctx context.Context, env *environment, args []string) int {
-	v, args, code := verb(env, args, "server.operator.help", "add", "list")
+	a, v, args, code := adminVerb(env, args, "operator", "server.operator.help", "add", "list")
 	if code >= 0 {
 		return code
 	}
-	a := newAdmin(env, "operator "+v, "server.operator.help")
 	eik := a.fs.String("eik", "", "")
 	name := a.fs.String("name", "", "")
 	excise := a.fs.String("excise", "", "")
-	if code := a.parse(args, 0); code >= 0 {
-		return code
-	}
-	if code := a.open(ctx); code >= 0 {
+	if code := a.start(ctx, args, 0); code >= 0 {
 		return code
 	}
 	defer a.s.Close()
@@ -155,20 +170,16 @@ func adminOperator(ctx context.Context, env *environment, args []string) int {
 }
 
 func adminSite(ctx context.Context, env *environment, args []string) int {
-	v, args, code := verb(env, args, "server.site.help", "add", "list")
+	a, v, args, code := adminVerb(env, args, "site", "server.site.help", "add", "list")
 	if code >= 0 {
 		return code
 	}
-	a := newAdmin(env, "site "+v, "server.site.help")
 	wh := a.fs.String("warehouse", "", "")
 	op := a.fs.String("operator", "", "")
 	name := a.fs.String("name", "", "")
 	office := a.fs.String("office", "", "")
 	state := a.fs.String("state", string(store.SiteLive), "")
-	if code := a.parse(args, 0); code >= 0 {
-		return code
-	}
-	if code := a.open(ctx); code >= 0 {
+	if code := a.start(ctx, args, 0); code >= 0 {
 		return code
 	}
 	defer a.s.Close()
@@ -201,18 +212,14 @@ func adminSite(ctx context.Context, env *environment, args []string) int {
 }
 
 func adminDevice(ctx context.Context, env *environment, args []string) int {
-	v, args, code := verb(env, args, "server.device.help", "add", "list")
+	a, v, args, code := adminVerb(env, args, "device", "server.device.help", "add", "list")
 	if code >= 0 {
 		return code
 	}
-	a := newAdmin(env, "device "+v, "server.device.help")
 	id := a.fs.String("id", "", "")
 	name := a.fs.String("name", "", "")
 	site := a.fs.String("site", "", "")
-	if code := a.parse(args, 0); code >= 0 {
-		return code
-	}
-	if code := a.open(ctx); code >= 0 {
+	if code := a.start(ctx, args, 0); code >= 0 {
 		return code
 	}
 	defer a.s.Close()
@@ -240,11 +247,10 @@ func adminDevice(ctx context.Context, env *environment, args []string) int {
 }
 
 func adminCert(ctx context.Context, env *environment, args []string) int {
-	v, args, code := verb(env, args, "server.cert.help", "add", "list", "revoke")
+	a, v, args, code := adminVerb(env, args, "cert", "server.cert.help", "add", "list", "revoke")
 	if code >= 0 {
 		return code
 	}
-	a := newAdmin(env, "cert "+v, "server.cert.help")
 	op := a.fs.String("operator", "", "")
 	at := a.fs.String("at", "", "")
 	nargs := 1
@@ -322,11 +328,10 @@ func adminCert(ctx context.Context, env *environment, args []string) int {
 }
 
 func adminAnchor(ctx context.Context, env *environment, args []string) int {
-	v, args, code := verb(env, args, "server.anchor.help", "add", "list")
+	a, v, args, code := adminVerb(env, args, "anchor", "server.anchor.help", "add", "list")
 	if code >= 0 {
 		return code
 	}
-	a := newAdmin(env, "anchor "+v, "server.anchor.help")
 	nargs := 1
 	if v == "list" {
 		nargs = 0

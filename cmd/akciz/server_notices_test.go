@@ -3,20 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"flag"
 	"io"
 	"log"
 	"math/big"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -73,37 +68,21 @@ func (s *mailSession) Logout() error { return nil }
 // and the feed is public.
 func TestServerNotices(t *testing.T) {
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "Иван Петров"},
-		EmailAddresses: []string{"ivan@neft.bg"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	must(t, err)
-	cert, _ := x509.ParseCertificate(der)
 	certPEM := filepath.Join(dir, "operator.pem")
-	must(t, os.WriteFile(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	key, cert := selfSigned(t, &x509.Certificate{SerialNumber: big.NewInt(8), Subject: pkix.Name{CommonName: "Иван Петров"},
+		EmailAddresses: []string{"ivan@neft.bg"}}, certPEM)
 	data := filepath.Join(dir, "data")
-	for _, s := range [][]string{
-		{"server", "operator", "add", "--dir", data, "--eik", srvEIK, "--name", "Нефтена база ЕООД"},
-		{"server", "cert", "add", "--dir", data, "--operator", srvEIK, certPEM},
-	} {
-		if code, out, errs := runCmd(t, s...); code != 0 {
-			t.Fatalf("%v: %d\n%s%s", s, code, out, errs)
-		}
-	}
+	runAll(t,
+		[]string{"server", "operator", "add", "--dir", data, "--eik", srvEIK, "--name", "Нефтена база ЕООД"},
+		[]string{"server", "cert", "add", "--dir", data, "--operator", srvEIK, certPEM},
+	)
 
 	// The mail server: a self-signed certificate, trusted through --smtp-ca.
-	mkey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(t, err)
-	mtmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "mx.test"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	mder, err := x509.CreateCertificate(rand.Reader, mtmpl, mtmpl, mkey.Public(), mkey)
-	must(t, err)
 	caFile := filepath.Join(dir, "mx.pem")
-	must(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: mder}), 0o644))
+	mkey, mcert := selfSigned(t, &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "mx.test"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, caFile)
+	mder := mcert.Raw
 	got := make(chan string, 16)
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailSession{got: got}, nil }))
 	srv.Domain = "mx.test"

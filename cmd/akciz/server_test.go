@@ -67,34 +67,15 @@ const srvEIK = "175074752"
 func TestServerAdminAndRun(t *testing.T) {
 	dir := t.TempDir()
 	// An operator's certificate and key, self-signed: registered by fingerprint, so no CA is needed.
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ИКУНК тест"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
 	certPEM := filepath.Join(dir, "operator.pem")
-	if err := os.WriteFile(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	key, cert := selfSigned(t, &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ИКУНК тест"}}, certPEM)
 	data := filepath.Join(dir, "data")
-	steps := [][]string{
-		{"server", "operator", "add", "--dir", data, "--eik", srvEIK, "--name", "Нефтена база ЕООД"},
-		{"server", "site", "add", "--dir", data, "--warehouse", "BGNCA00005001", "--operator", srvEIK, "--name", "Склад"},
-		{"server", "device", "add", "--dir", data, "--id", "BGNCA00005001001"},
-		{"server", "cert", "add", "--dir", data, "--operator", srvEIK, certPEM},
-	}
-	for _, s := range steps {
-		if code, out, errs := runCmd(t, s...); code != 0 {
-			t.Fatalf("%v: %d\n%s%s", s, code, out, errs)
-		}
-	}
+	runAll(t,
+		[]string{"server", "operator", "add", "--dir", data, "--eik", srvEIK, "--name", "Нефтена база ЕООД"},
+		[]string{"server", "site", "add", "--dir", data, "--warehouse", "BGNCA00005001", "--operator", srvEIK, "--name", "Склад"},
+		[]string{"server", "device", "add", "--dir", data, "--id", "BGNCA00005001001"},
+		[]string{"server", "cert", "add", "--dir", data, "--operator", srvEIK, certPEM},
+	)
 	if code, out, _ := runCmd(t, "server", "cert", "list", "--dir", data); code != 0 || !strings.Contains(out, srvEIK) {
 		t.Errorf("cert list: %d %q", code, out)
 	}

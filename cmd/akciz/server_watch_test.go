@@ -1,52 +1,28 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The watch part is wired into akciz server: its API answers on the intake's mutual-TLS listener, for
 // the operator the client certificate names, with that operator's sites only.
 func TestServerWatchAPI(t *testing.T) {
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "Оператор"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
 	certPEM := filepath.Join(dir, "operator.pem")
-	if err := os.WriteFile(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	key, cert := selfSigned(t, &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "Оператор"}}, certPEM)
 	data := filepath.Join(dir, "data")
-	for _, s := range [][]string{
-		{"server", "operator", "add", "--dir", data, "--eik", srvEIK, "--name", "Нефтена база ЕООД"},
-		{"server", "site", "add", "--dir", data, "--warehouse", "BGNCA00005001", "--operator", srvEIK, "--name", "Склад"},
-		{"server", "cert", "add", "--dir", data, "--operator", srvEIK, certPEM},
-	} {
-		if code, out, errs := runCmd(t, s...); code != 0 {
-			t.Fatalf("%v: %d\n%s%s", s, code, out, errs)
-		}
-	}
+	runAll(t,
+		[]string{"server", "operator", "add", "--dir", data, "--eik", srvEIK, "--name", "Нефтена база ЕООД"},
+		[]string{"server", "site", "add", "--dir", data, "--warehouse", "BGNCA00005001", "--operator", srvEIK, "--name", "Склад"},
+		[]string{"server", "cert", "add", "--dir", data, "--operator", srvEIK, certPEM},
+	)
 	serve(t, data, func(url string, client *http.Client) {
 		get := func(path string) (int, string) {
 			req, _ := http.NewRequest("GET", url+path, nil)

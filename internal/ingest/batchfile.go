@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,28 +75,12 @@ func WriteBatchFile(ctx context.Context, w io.Writer, s store.Store, b store.Sto
 // operator only (an officer's tools read the store itself).
 func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	device := r.PathValue("device")
-	if err := s.authorize(ctx, r, device); err != nil {
-		s.refuseRead(w, r, device, err)
-		return
-	}
-	first, err := strconv.ParseInt(r.PathValue("first"), 10, 64)
-	if err != nil || first < 1 {
-		s.problem(w, r, answer{err: errorf(wire.CodeMalformed, 0, "ingest.bad_seq", r.PathValue("first")), device: device,
-			status: http.StatusBadRequest})
-		return
-	}
-	b, err := s.cfg.Store.BatchAt(ctx, device, first)
-	if errors.Is(err, store.ErrNotFound) {
-		s.problem(w, r, answer{err: errorf(CodeNotFound, uint64(first), "ingest.no_batch", device, first), device: device})
-		return
-	}
-	if err != nil {
-		s.internal(w, r, device, err)
+	b, device, ok := s.readBatch(w, r)
+	if !ok {
 		return
 	}
 	if len(b.Header) == 0 {
-		s.problem(w, r, answer{err: errorf(CodeNotFound, uint64(first), "ingest.no_header", device, first), device: device})
+		s.problem(w, r, answer{err: errorf(CodeNotFound, uint64(b.First), "ingest.no_header", device, b.First), device: device})
 		return
 	}
 	// Buffered whole (a batch is bounded by the wire limits) so that a store failure midway is a 500,

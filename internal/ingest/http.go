@@ -527,26 +527,37 @@ func (s *Server) refuseRead(w http.ResponseWriter, r *http.Request, device strin
 	s.problem(w, r, a)
 }
 
-func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
+// readBatch is the stored batch a GET of /api/v1/batches/{device}/{first}… names, for the device's
+// operator only; when it is not ok the refusal has been answered.
+func (s *Server) readBatch(w http.ResponseWriter, r *http.Request) (store.StoredBatch, string, bool) {
 	ctx := r.Context()
 	device := r.PathValue("device")
 	if err := s.authorize(ctx, r, device); err != nil {
 		s.refuseRead(w, r, device, err)
-		return
+		return store.StoredBatch{}, device, false
 	}
 	first, err := strconv.ParseInt(r.PathValue("first"), 10, 64)
 	if err != nil || first < 1 {
 		s.problem(w, r, answer{err: errorf(wire.CodeMalformed, 0, "ingest.bad_seq", r.PathValue("first")), device: device,
 			status: http.StatusBadRequest})
-		return
+		return store.StoredBatch{}, device, false
 	}
 	b, err := s.cfg.Store.BatchAt(ctx, device, first)
 	if errors.Is(err, store.ErrNotFound) {
 		s.problem(w, r, answer{err: errorf(CodeNotFound, uint64(first), "ingest.no_batch", device, first), device: device})
-		return
+		return store.StoredBatch{}, device, false
 	}
 	if err != nil {
 		s.internal(w, r, device, err)
+		return store.StoredBatch{}, device, false
+	}
+	return b, device, true
+}
+
+func (s *Server) getReceipt(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	b, device, ok := s.readBatch(w, r)
+	if !ok {
 		return
 	}
 	from, _ := strconv.ParseInt(r.Header.Get(wire.TreeSizeHeader), 10, 64)
