@@ -318,7 +318,16 @@ func TestZeroLoss(t *testing.T) {
 	truth.stop = time.Now()
 	truth.mu.Unlock()
 	s.Close()
-	time.Sleep(3 * time.Second)
+	// Wait until the agent has read the final registers of every point twice (a fixed sleep here lost
+	// the transactions that ended in the simulation's last seconds when a loaded machine slowed the
+	// agent's start): each reading stamped after the stop shows the last tick.
+	waitFinal := time.Now().Add(60 * time.Second)
+	for !finalReadings(t, filepath.Join(dir, "journal"), truth, 2) {
+		if time.Now().After(waitFinal) {
+			t.Fatalf("the agent did not read the simulator's final registers within 60 s\n%s", agent.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err := agent.term(); err != nil {
 		t.Fatalf("last run: %v\n%s", err, agent.out)
 	}
@@ -366,6 +375,35 @@ func TestZeroLoss(t *testing.T) {
 	if os.Getenv("AKCIZ_ZERO_LOSS_REPORT") != "" {
 		os.WriteFile(os.Getenv("AKCIZ_ZERO_LOSS_REPORT"), []byte(z.summary+"\n"+line+"\n"), 0o644)
 	}
+}
+
+// finalReadings reports whether the journal in dir holds, for every control point it has readings of, at
+// least n readings stamped after the simulation stopped. It reads the journal without changing it
+// (journal.Read), while the agent runs.
+func finalReadings(t *testing.T, dir string, truth *truthRecorder, n int) bool {
+	points := map[string]int{}
+	_, err := journal.Read(dir, nil, func(_ uint64, data []byte) error {
+		e, err := wire.DecodeRecord(data)
+		if err != nil || e.Record.Reading == nil {
+			return nil
+		}
+		if truth.stopped(e.Record.Time) {
+			points[e.Record.Point]++
+		} else if _, ok := points[e.Record.Point]; !ok {
+			points[e.Record.Point] = 0
+		}
+		return nil
+	})
+	if err != nil {
+		t.Logf("read the journal: %v", err)
+		return false
+	}
+	for _, c := range points {
+		if c < n {
+			return false
+		}
+	}
+	return len(points) > 0
 }
 
 // tipClient is an HTTPS client of the server presenting the operator's certificate.
