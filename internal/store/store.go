@@ -447,6 +447,11 @@ type Store interface {
 	// DeviceHead gives where the device's stored evidence ends (the zero Head if it has none). The device
 	// need not be registered.
 	DeviceHead(ctx context.Context, device string) (Head, error)
+	// LastData gives, for each of the sites (warehouse numbers) that has stored evidence, when its latest
+	// batch was made (the Created of each device's last batch, as DeviceHead gives it, latest over the
+	// site's devices), in one query for up to 500 sites (so a national list costs a handful of queries, not one per device). Sites without evidence, or not
+	// registered, are absent from the map.
+	LastData(ctx context.Context, warehouses []string) (map[string]time.Time, error)
 	// AppendBatch stores a verified batch in one transaction: its header, every record, and its leaf in
 	// the transparency log, and moves the device's head. The device must be registered.
 	//

@@ -1,9 +1,12 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/akciz/akciz/internal/i18n"
 	"github.com/akciz/akciz/internal/report"
@@ -96,6 +99,71 @@ type alarmData struct {
 	Comment string
 	Done    string // the catalogue key of what was just done ("" when nothing)
 	Explain string // what the kind of alarm means, with its article (package watch's text)
+	// Mail says whether the console knows of alarm e-mails (a notices service runs); Deliveries are
+	// then the alarm's e-mails, one per history entry and recipient.
+	Mail       bool
+	Deliveries []deliveryLine
+}
+
+// deliveryLine is one e-mail about an alarm to one person, as the alarm page shows it.
+type deliveryLine struct {
+	Name   string // the recipient's name, or its address when no person has it any more
+	Role   string // the recipient's role ("" when unknown)
+	Action store.AlarmAction
+	State  store.OutboxState
+	Status string    // the state in the reader's words
+	Time   time.Time // when it was sent, or when the next attempt is due (zero: neither)
+}
+
+// alarmDeliveries gives the e-mails about alarm id that u may see: customs people see every recipient,
+// an operator's people only their own operator's (not the officers' addresses). With no notices service
+// there is nothing to show.
+func (s *Server) alarmDeliveries(ctx context.Context, pr *i18n.Printer, u *User, id int64, history []store.AlarmEntry) ([]deliveryLine, error) {
+	if s.notices == nil {
+		return nil, nil
+	}
+	ds, err := s.notices.AlarmDeliveries(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	people, err := s.store.People(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// notify names a recipient by its address; the person is found by it (addresses are the people's own).
+	byEmail := make(map[string]store.Person, len(people))
+	for _, p := range people {
+		if p.Email != "" {
+			byEmail[strings.ToLower(p.Email)] = p
+		}
+	}
+	actions := make(map[int]store.AlarmAction, len(history))
+	for _, e := range history {
+		actions[e.Seq] = e.Action
+	}
+	var out []deliveryLine
+	for _, d := range ds {
+		p, known := byEmail[strings.ToLower(d.Email)]
+		if u.Person.Role == store.RoleOperator && (!known || p.Role != store.RoleOperator || p.Operator != u.Person.Operator) {
+			continue
+		}
+		l := deliveryLine{Name: d.Email, Action: actions[d.Rev], State: d.State,
+			Status: codeName(pr, "web.delivery.", string(d.State))}
+		if known {
+			l.Name, l.Role = p.Name, string(p.Role)
+		}
+		switch {
+		case !d.SentAt.IsZero():
+			l.Time = d.SentAt
+		case d.State == store.OutboxPending:
+			l.Time = d.Next
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // alarmPage shows one alarm, its history and the forms to acknowledge, note and close it.
@@ -123,6 +191,11 @@ func (s *Server) showAlarm(w http.ResponseWriter, r *http.Request, status int, p
 		d.Done = "web.alarm.done_" + string(act)
 	}
 	d.Detail = watch.DetailLines(s.Printer(r), a)
+	d.Mail = s.notices != nil
+	if d.Deliveries, err = s.alarmDeliveries(r.Context(), s.Printer(r), UserOf(r), a.ID, h); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	p := s.NewPage(r, "alarm", "web.alarm.title", d)
 	p.Nav = "alarms"
 	s.RenderPage(w, r, status, p)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -68,10 +67,20 @@ func (s *Server) siteLines(ctx context.Context, u *User, state, q string) ([]sit
 		if q != "" && !strings.Contains(strings.ToLower(site.Warehouse+" "+site.Name+" "+site.Operator+" "+l.Operator+" "+site.CustomsOffice), q) {
 			continue
 		}
-		if l.LastData, err = s.lastData(ctx, site.Warehouse); err != nil {
-			return nil, 0, err
-		}
 		out = append(out, l)
+	}
+	// One store query for the whole list (not one per device): at national scale the list has thousands
+	// of sites.
+	whs := make([]string, len(out))
+	for i := range out {
+		whs[i] = out[i].Site.Warehouse
+	}
+	last, err := s.store.LastData(ctx, whs)
+	if err != nil {
+		return nil, 0, err
+	}
+	for i := range out {
+		out[i].LastData = last[out[i].Site.Warehouse]
 	}
 	return out, len(sites), nil
 }
@@ -105,23 +114,11 @@ func scope(u *User, f *store.AlarmFilter) {
 	}
 }
 
-// lastData is when the site's latest batch was made (its signer's time), over its devices.
+// lastData is when the site's latest batch was made (its signer's time), over its devices; the zero time
+// when it has sent nothing.
 func (s *Server) lastData(ctx context.Context, warehouse string) (time.Time, error) {
-	devs, err := s.store.Devices(ctx, store.DeviceFilter{Site: warehouse})
-	if err != nil {
-		return time.Time{}, err
-	}
-	var last time.Time
-	for _, d := range devs {
-		h, err := s.store.DeviceHead(ctx, d.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return time.Time{}, err
-		}
-		if h.Created.After(last) {
-			last = h.Created
-		}
-	}
-	return last, nil
+	last, err := s.store.LastData(ctx, []string{warehouse})
+	return last[warehouse], err
 }
 
 func (s *Server) sitesPage(w http.ResponseWriter, r *http.Request) {

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TransparencyLog", testTransparencyLog},
 		{"Queries", testQueries},
 		{"BulkInsert", testBulkInsert},
+		{"LastData", testLastData},
 		{"Watch", testWatch},
 		{"Console", testConsole},
 		{"Notices", testNotices},

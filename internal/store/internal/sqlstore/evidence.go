@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -31,6 +32,46 @@ func (s *Store) DeviceHead(ctx context.Context, device string) (store.Head, erro
 	}
 	h.Created = fromMS(created)
 	return h, wrap("device head "+device, err)
+}
+
+// lastDataChunk bounds the sites one LastData query names, well under SQLite's and PostgreSQL's limits on
+// bound parameters.
+const lastDataChunk = 500
+
+// LastData implements store.Store. Each device's last batch is found through the batches primary key
+// (device, first) — the same "last stored batch" DeviceHead reads — and the devices of the sites through
+// devices_site, so the query costs a few index look-ups per device whatever the evidence's size, and needs
+// no index of its own.
+func (s *Store) LastData(ctx context.Context, warehouses []string) (map[string]time.Time, error) {
+	out := make(map[string]time.Time)
+	for start := 0; start < len(warehouses); start += lastDataChunk {
+		chunk := warehouses[start:min(start+lastDataChunk, len(warehouses))]
+		args := make([]any, len(chunk))
+		for i, w := range chunk {
+			args[i] = w
+		}
+		// A site whose devices have no batch gives 0 (filtered here rather than in SQL: a filter on the
+		// column makes SQLite evaluate the subquery a second time).
+		err := each(ctx, s.db, `SELECT t.site, COALESCE(MAX(t.created), 0) FROM (
+				SELECT d.site AS site,
+					(SELECT b.created FROM batches b WHERE b.device = d.id ORDER BY b.first DESC LIMIT 1) AS created
+				FROM devices d WHERE d.site IN (`+placeholders(len(chunk))+`)
+			) t GROUP BY t.site`, args, func(r Rows) error {
+			var site string
+			var created int64
+			if err := r.Scan(&site, &created); err != nil {
+				return err
+			}
+			if created != 0 {
+				out[site] = fromMS(created)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, wrap(fmt.Sprintf("last data of %d sites", len(warehouses)), err)
+		}
+	}
+	return out, nil
 }
 
 func head(ctx context.Context, q Querier, device, lock string) (store.Head, error) {
