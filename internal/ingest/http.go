@@ -478,6 +478,10 @@ type tipAnswer struct {
 	Seq   uint64    `json:"seq"`
 	Chain wire.Hash `json:"chain"`
 	Batch wire.Hash `json:"batch"`
+	// Created is the created time of the device's last accepted batch (absent when there is none): the
+	// floor below which the next batch is refused, so that an agent that lost it (a receipt lost in a
+	// crash, a clock stepped back) dates its next batch after it instead of being refused.
+	Created time.Time `json:"created,omitzero"`
 }
 
 func (s *Server) getTip(w http.ResponseWriter, r *http.Request) {
@@ -493,7 +497,8 @@ func (s *Server) getTip(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(tipAnswer{Seq: uint64(head.Seq), Chain: wire.Hash(head.Chain), Batch: wire.Hash(head.Batch)})
+	json.NewEncoder(w).Encode(tipAnswer{Seq: uint64(head.Seq), Chain: wire.Hash(head.Chain), Batch: wire.Hash(head.Batch),
+		Created: head.Created.UTC()})
 }
 
 // authorize checks that the client owns the device (for the device's tip and receipts).

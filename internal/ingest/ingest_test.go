@@ -73,6 +73,10 @@ func testMainFlow(t *testing.T, open opener) {
 		prev = &cp
 		return a, body
 	}
+	// A device that has sent nothing: a zero tip, without created.
+	if raw := getText(t, cA, sv.srv.URL+"/api/v1/devices/"+dev1+"/tip"); strings.Contains(raw, "created") {
+		t.Errorf("tip of a device without batches: %s", raw)
+	}
 	accept(cA, agA, 100)
 	accept(cB, agB, 50)
 	a3, body3 := accept(cA, agA, 200)
@@ -99,13 +103,23 @@ func testMainFlow(t *testing.T, open opener) {
 
 	// The tip, the stored receipt, the checkpoint, a consistency proof, the key.
 	var tip struct {
-		Seq   uint64    `json:"seq"`
-		Chain wire.Hash `json:"chain"`
-		Batch wire.Hash `json:"batch"`
+		Seq     uint64    `json:"seq"`
+		Chain   wire.Hash `json:"chain"`
+		Batch   wire.Hash `json:"batch"`
+		Created string    `json:"created"`
 	}
 	getJSON(t, cA, sv.srv.URL+"/api/v1/devices/"+dev1+"/tip", &tip)
 	if tip.Seq != 300 || tip.Chain != agA.prev || tip.Batch != agA.prevBatch {
 		t.Errorf("tip %+v, want seq 300 chain %s batch %s", tip, agA.prev, agA.prevBatch)
+	}
+	// created: the last accepted batch's, RFC 3339 in UTC as the protocol writes times, so that an agent
+	// that lost it dates its next batch after it (docs/protocol.md, "Other endpoints").
+	h3, err := wire.DecodeBatch(bytes.NewReader(body3), wire.DecodeOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := h3.Created.UTC().Format(time.RFC3339Nano); tip.Created != want {
+		t.Errorf("tip created %q, want the last batch's %q", tip.Created, want)
 	}
 	req, _ := http.NewRequest(http.MethodGet, sv.srv.URL+"/api/v1/receipts/"+dev1+"/101", nil)
 	if a := do(t, cA, req); a.status != 200 || a.receipt == nil || a.receipt.Batch != a3.receipt.Batch {

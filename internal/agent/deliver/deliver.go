@@ -478,9 +478,10 @@ func (s *Sender) cut() (*inflight, time.Duration, error) {
 }
 
 // batchTime dates a batch: the clock, but never before the previous batch this run cut, the last batch
-// the server accepted (also in an earlier run: saveCreated), nor before any of the batch's own records,
-// all of which the server refuses (docs/protocol.md, verification step 5). A clock stepped back by NTP,
-// also across a restart, would otherwise make the agent's own batches unacceptable.
+// the server accepted (also in an earlier run: saveCreated; or as the server's tip says: raiseFloor), nor
+// before any of the batch's own records, all of which the server refuses (docs/protocol.md, verification
+// step 5). A clock stepped back by NTP, also across a restart, would otherwise make the agent's own
+// batches unacceptable.
 func (s *Sender) batchTime(now time.Time, recs [][]byte) time.Time {
 	t := core.Stamp(now)
 	if s.created.After(t) {
@@ -558,6 +559,15 @@ func (s *Sender) send(ctx context.Context) (time.Duration, error) {
 	if a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable {
 		return s.fail(LinkDown, detail, a.retry), nil
 	}
+	if p.Code == wire.CodeMalformed && s.createdRefused(ctx, b.h.Created) {
+		// Dated before the server's last accepted batch, whose created this agent lost (its receipt lost
+		// in a crash before last-created was saved, with the clock stepped back since): the tip's created
+		// is now the floor, so the batch is cut and signed anew and sent after the back-off, not after
+		// SlowRetry, and no person is needed.
+		s.dropInflight()
+		s.created = s.accepted
+		return s.fail(LinkUp, detail, 0), nil
+	}
 	// altered, bad-signature, malformed, wrong-device, unsupported-version, or a code this agent does not
 	// know: a bug or tampering on the box. The records stay in the journal; the batch is not sent again
 	// unchanged (it is signed anew, with a new time, after SlowRetry). A refused batch sets no floor for
@@ -566,6 +576,18 @@ func (s *Sender) send(ctx context.Context) (time.Duration, error) {
 	s.created = s.accepted
 	s.setAlarm(string(p.Code), detail)
 	return s.fail(LinkRefused, detail, s.o.SlowRetry), nil
+}
+
+// createdRefused tells whether a batch dated created was refused for being dated before the device's last
+// accepted batch: the server's tip says that batch's created (and fetchTip takes it as the floor). A tip
+// that cannot be read counts as no: the refusal is then treated as one that needs a person.
+func (s *Sender) createdRefused(ctx context.Context, created time.Time) bool {
+	t, err := s.fetchTip(ctx)
+	if err != nil {
+		s.log.Warn("tip not read after a malformed answer", "err", err)
+		return false
+	}
+	return t.Created.After(created)
 }
 
 func (s *Sender) post(ctx context.Context, b *inflight) (*answer, error) {
@@ -678,29 +700,56 @@ type tipAnswer struct {
 	Seq   uint64    `json:"seq"`
 	Chain wire.Hash `json:"chain"`
 	Batch wire.Hash `json:"batch"`
+	// Created is the created time of the device's last accepted batch (zero when there is none, or from
+	// a server that does not send it): the server refuses a next batch dated before it.
+	Created time.Time `json:"created,omitzero"`
+}
+
+func (t tipAnswer) tip() wire.Tip { return wire.Tip{Seq: t.Seq, Chain: t.Chain, Batch: t.Batch} }
+
+// fetchTip asks the server where the device's chain stands, and takes the created time of the device's
+// last accepted batch as the floor of the next batch's created (raiseFloor): the agent may have lost it
+// (a receipt lost in a crash before last-created was saved, a state directory lost) while its clock
+// stepped back.
+func (s *Sender) fetchTip(ctx context.Context) (tipAnswer, error) {
+	var t tipAnswer
+	u := s.o.URL + "/api/v1/devices/" + url.PathEscape(s.o.Device) + "/tip"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return t, err
+	}
+	resp, err := s.o.Client.Do(req)
+	if err != nil {
+		return t, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return t, fmt.Errorf("tip: HTTP %d %v", resp.StatusCode, err)
+	}
+	if err := json.Unmarshal(body, &t); err != nil {
+		return t, fmt.Errorf("tip: %w", err)
+	}
+	s.raiseFloor(t.Created)
+	return t, nil
+}
+
+// raiseFloor takes t, the created time of a batch the server accepted, as the floor of the next batch's
+// created when it is later than the one the agent knows.
+func (s *Sender) raiseFloor(t time.Time) {
+	if t.After(s.accepted) {
+		s.log.Info("dating batches after the server's last accepted batch", "created", t.UTC(), "was", s.accepted)
+		s.saveCreated(t)
+	}
 }
 
 // resync asks the server where the device's chain stands and continues from there, after checking that
 // the server's last record is the journal's record at that seq. The records up to the server's tip are
 // trimmed with the next verified receipt: it proves a batch whose prevChain is that record's hash.
 func (s *Sender) resync(ctx context.Context) (time.Duration, bool) {
-	u := s.o.URL + "/api/v1/devices/" + url.PathEscape(s.o.Device) + "/tip"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	t, err := s.fetchTip(ctx)
 	if err != nil {
 		return s.fail(LinkDown, err.Error(), 0), false
-	}
-	resp, err := s.o.Client.Do(req)
-	if err != nil {
-		return s.fail(LinkDown, err.Error(), 0), false
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return s.fail(LinkDown, fmt.Sprintf("tip: HTTP %d %v", resp.StatusCode, err), 0), false
-	}
-	var t tipAnswer
-	if err := json.Unmarshal(body, &t); err != nil {
-		return s.fail(LinkDown, "tip: "+err.Error(), 0), false
 	}
 	js := s.o.Journal.Stats()
 	ackSeq, ackHash, _ := s.o.Journal.Acked()
@@ -735,10 +784,10 @@ func (s *Sender) resync(ctx context.Context) (time.Duration, bool) {
 		}
 	}
 	s.log.Info("continuing from the server's tip", "seq", t.Seq, "was", s.tip.Seq)
-	s.setTip(wire.Tip(t), nil)
+	s.setTip(t.tip(), nil)
 	s.needTip = false
 	s.dropInflight()
-	if err := s.catchUp(ctx, wire.Tip(t)); err != nil {
+	if err := s.catchUp(ctx, t.tip()); err != nil {
 		// Not fatal: the next verified receipt trims through these records too.
 		s.log.Warn("receipts of the records already on the server not fetched", "err", err)
 	}

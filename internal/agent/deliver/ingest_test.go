@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/akciz/akciz/internal/core"
 	"github.com/akciz/akciz/internal/ingest"
@@ -170,5 +171,43 @@ func TestIngest(t *testing.T) {
 	}
 	if n != 329 || lost != "315:315-316" {
 		t.Fatalf("stored %d records, records-lost %q; want 329 and 315:315-316", n, lost)
+	}
+
+	// The real intake refuses a batch dated before the device's previous one. A batch accepted whose
+	// receipt a crash lost before last-created was kept, then the clock stepped back an hour: the restart's
+	// batch is a replay, the tip's created becomes the floor, and the rest is accepted on the first retry
+	// after the back-off (no malformed refusal, no SlowRetry).
+	ahead := time.Now().Add(5 * time.Minute) // within the intake's tolerance for a clock ahead
+	f.append(5)                              // 330-334
+	oc := o
+	oc.StateDir, oc.Now = "", func() time.Time { return ahead }
+	oc.Journal = &failingTrim{Journal: f.j, fail: true}
+	if _, err := f.sender(oc).Step(ctx); err == nil {
+		t.Fatal("trim failure not reported")
+	}
+	f.append(3) // 335-337
+	back := ahead.Add(-time.Hour)
+	oc = o
+	oc.StateDir, oc.Now = t.TempDir(), func() time.Time { return back }
+	sn = f.sender(oc)
+	var waits []time.Duration
+	for js := f.j.Stats(); js.Acked < js.Durable; js = f.j.Stats() {
+		if len(waits) == 3 {
+			t.Fatalf("not delivered after 3 steps (waits %v): %+v", waits, sn.Status())
+		}
+		w, err := sn.Step(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, w)
+	}
+	st := sn.Status()
+	if len(waits) != 2 || waits[0] > oc.Backoff || waits[1] != 0 || st.Failures != 1 || len(st.Alarms) != 0 ||
+		!st.LastCreated.Equal(core.Stamp(ahead)) {
+		t.Errorf("after a lost receipt and the clock stepped back: waits %v, status %+v; want one back-off, floor %v",
+			waits, st, core.Stamp(ahead))
+	}
+	if h, err := s.DeviceHead(ctx, testDevice); err != nil || h.Seq != 337 {
+		t.Errorf("device head %+v, %v; want 337", h, err)
 	}
 }

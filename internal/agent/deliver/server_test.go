@@ -49,6 +49,8 @@ type standIn struct {
 	refuse     wire.Code
 	posts      int
 	created    time.Time // of the last accepted batch: like ingest, refuse a batch dated before it
+	// noTipCreated leaves created out of the tip answer, as a server before it was added did.
+	noTipCreated bool
 }
 
 type acceptN struct {
@@ -96,7 +98,11 @@ func (l *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.posts++
 		l.batch(w, r)
 	case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tip"):
-		json.NewEncoder(w).Encode(map[string]any{"seq": l.tip.Seq, "chain": l.tip.Chain, "batch": l.tip.Batch})
+		tip := map[string]any{"seq": l.tip.Seq, "chain": l.tip.Chain, "batch": l.tip.Batch}
+		if !l.created.IsZero() && !l.noTipCreated {
+			tip["created"] = l.created.UTC().Format(time.RFC3339Nano)
+		}
+		json.NewEncoder(w).Encode(tip)
 	default:
 		http.NotFound(w, r)
 	}
