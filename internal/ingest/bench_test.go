@@ -13,10 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/akciz/akciz/internal/ingest"
 	"github.com/akciz/akciz/internal/store"
+	"github.com/akciz/akciz/internal/store/storetest"
 	"github.com/akciz/akciz/internal/wire"
 )
 
@@ -65,19 +64,10 @@ func envInt(name string, def int) int {
 
 // pgAvailable reports whether a PostgreSQL server answers at the tests' DSN.
 func pgAvailable() bool {
-	dsns := pgDSNs
-	if env := os.Getenv("AKCIZ_TEST_POSTGRES"); env != "" {
-		dsns = []string{env}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, dsn := range dsns {
-		if c, err := pgx.Connect(ctx, dsn); err == nil {
-			c.Close(ctx)
-			return true
-		}
-	}
-	return false
+	_, err := storetest.PostgresDSN(ctx)
+	return err == nil
 }
 
 func runBench(t *testing.T, name string, cfg benchConfig, mk func(testing.TB) opener) benchFigures {

@@ -12,26 +12,22 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/akciz/akciz/internal/core"
 	"github.com/akciz/akciz/internal/ingest"
 	"github.com/akciz/akciz/internal/store"
 	"github.com/akciz/akciz/internal/store/postgres"
 	"github.com/akciz/akciz/internal/store/sqlite"
+	"github.com/akciz/akciz/internal/store/storetest"
 	"github.com/akciz/akciz/internal/wire"
 )
 
@@ -77,64 +73,7 @@ func postgresOpener(t testing.TB) opener {
 	}
 }
 
-var pgDSNs = []string{
-	"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-	"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
-}
-
-func pgSchema(t testing.TB) string {
-	t.Helper()
-	dsns := pgDSNs
-	if env := os.Getenv("AKCIZ_TEST_POSTGRES"); env != "" {
-		dsns = []string{env}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var conn *pgx.Conn
-	var dsn string
-	var errs []string
-	for _, dsn = range dsns {
-		c, err := pgx.Connect(ctx, dsn)
-		if err == nil {
-			conn = c
-			break
-		}
-		errs = append(errs, fmt.Sprintf("%s: %v", dsn, err))
-	}
-	if conn == nil && os.Getenv("AKCIZ_TEST_POSTGRES") != "" {
-		// Pointed at a server on purpose (CI always is): not reaching it is a failure, never a skip.
-		t.Fatalf("AKCIZ_TEST_POSTGRES is set but does not answer: %s", strings.Join(errs, "; "))
-	}
-	if conn == nil {
-		t.Skipf("no PostgreSQL (%s): set AKCIZ_TEST_POSTGRES=postgres://user@host:port/db?sslmode=disable; "+
-			"Debian's postgresql package provides a server", strings.Join(errs, "; "))
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	name := "akciz_ingest_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + name
-}
+func pgSchema(t testing.TB) string { return storetest.PostgresSchema(t, "akciz_ingest_") }
 
 // ca is a test certificate authority.
 type ca struct {

@@ -2,90 +2,17 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"os"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/akciz/akciz/internal/store"
 	"github.com/akciz/akciz/internal/store/internal/sqlstore"
 	"github.com/akciz/akciz/internal/store/storetest"
 )
 
-// defaultDSNs are tried in turn when AKCIZ_TEST_POSTGRES is not set: the machine's own PostgreSQL, as
-// Debian's postgresql package runs it, with trust authentication on loopback (CI starts it in .ci/run).
-var defaultDSNs = []string{
-	"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
-	"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
-}
-
 // schema creates a schema with a random name on the test server, drops it when t ends, and gives a DSN
-// whose connections use it. Without a server it skips t.
-func schema(t testing.TB) string {
-	t.Helper()
-	dsns := defaultDSNs
-	if env := os.Getenv("AKCIZ_TEST_POSTGRES"); env != "" {
-		dsns = []string{env}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var conn *pgx.Conn
-	var dsn string
-	var errs []string
-	for _, dsn = range dsns {
-		c, err := pgx.Connect(ctx, dsn)
-		if err == nil {
-			conn = c
-			break
-		}
-		errs = append(errs, fmt.Sprintf("%s: %v", dsn, err))
-	}
-	if conn == nil && os.Getenv("AKCIZ_TEST_POSTGRES") != "" {
-		// Pointed at a server on purpose (CI always is): not reaching it is a failure, never a skip.
-		t.Fatalf("AKCIZ_TEST_POSTGRES is set but does not answer: %s", strings.Join(errs, "; "))
-	}
-	if conn == nil {
-		t.Skipf("no PostgreSQL (%s): set AKCIZ_TEST_POSTGRES=postgres://user@host:port/db?sslmode=disable "+
-			"to a database the tests may create schemas in; Debian's postgresql package provides a server",
-			strings.Join(errs, "; "))
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	rand.Read(b[:])
-	name := "akciz_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	return withSearchPath(dsn, name)
-}
-
-func withSearchPath(dsn, schema string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		if strings.Contains(dsn, "?") {
-			return dsn + "&search_path=" + schema
-		}
-		return dsn + "?search_path=" + schema
-	}
-	return dsn + " search_path=" + schema
-}
+// whose connections use it. Without a server it skips t (fails it where AKCIZ_TEST_POSTGRES is set).
+func schema(t testing.TB) string { return storetest.PostgresSchema(t, "akciz_test_") }
 
 func open(t *testing.T, dsn string) store.Store {
 	t.Helper()
