@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/sepi":               {"internal/core", "internal/i18n"},
 	"internal/energy":             {"internal/core", "internal/i18n"},
 	"internal/watch":              {"internal/config", "internal/config/change", "internal/core", "internal/i18n", "internal/report", "internal/store", "internal/workday"},
-	"internal/notify":             {"internal/core", "internal/i18n", "internal/report", "internal/store"},
+	"internal/notify":             {"internal/core", "internal/i18n", "internal/report", "internal/store", "internal/workday"},
 	"internal/submit":             {"internal/core", "internal/energy", "internal/i18n", "internal/report", "internal/sepi", "internal/store"},
 	"internal/web":                {"internal/config", "internal/config/change", "internal/core", "internal/energy", "internal/i18n", "internal/modbusmap", "internal/notify", "internal/report", "internal/sepi", "internal/store", "internal/submit", "internal/watch", "internal/workday"},
 	"internal/layout":             {},

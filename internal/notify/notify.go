@@ -16,10 +16,10 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	_ "time/tzdata" // Europe/Sofia even where the system has no zoneinfo
 
 	"github.com/akciz/akciz/internal/i18n"
 	"github.com/akciz/akciz/internal/store"
+	"github.com/akciz/akciz/internal/workday"
 )
 
 // Clock gives the current time; tests give a fake one.
@@ -31,16 +31,9 @@ type SystemClock struct{}
 // Now implements Clock.
 func (SystemClock) Now() time.Time { return time.Now() }
 
-// Sofia is the zone every time a person reads is shown in (the agency's).
-var Sofia = mustZone("Europe/Sofia")
-
-func mustZone(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		panic("notify: " + err.Error()) // time/tzdata is embedded: cannot happen
-	}
-	return l
-}
+// Sofia is the zone every time a person reads is shown in (the agency's): workday's, with its embedded
+// time zone database.
+var Sofia = workday.Sofia
 
 // Config is what the service needs to know of its installation.
 type Config struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/akciz/akciz/internal/i18n"
+	"github.com/akciz/akciz/internal/workday"
 )
 
 // series is one tag's values over a period, thinned to at most buckets × 2 points as they stream in:
@@ -135,10 +136,10 @@ func (s *series) writeSVG(w io.Writer, title, unit string, l i18n.Lang) error {
 		t := s.from.Add(time.Duration(float64(span) * float64(i) / chartTicksX))
 		xx := x(t)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#eee"/>`, xx, padTop, xx, padTop+plotH)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`, xx, padTop+plotH+18, t.In(sofia).Format(layout))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`, xx, padTop+plotH+18, t.In(workday.Sofia).Format(layout))
 	}
 	// The times are Sofia's: the zone (EET or EEST) is written under the last tick.
-	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="end" fill="#666">%s</text>`, padLeft+plotW, padTop+plotH+32, s.to.In(sofia).Format("MST"))
+	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="end" fill="#666">%s</text>`, padLeft+plotW, padTop+plotH+32, s.to.In(workday.Sofia).Format("MST"))
 	if unit != "" {
 		fmt.Fprintf(&b, `<text x="12" y="%g" transform="rotate(-90 12 %g)" text-anchor="middle">%s</text>`,
 			padTop+plotH/2, padTop+plotH/2, html.EscapeString(unit))

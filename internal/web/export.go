@@ -7,6 +7,7 @@ import (
 
 	"github.com/akciz/akciz/internal/i18n"
 	"github.com/akciz/akciz/internal/report"
+	"github.com/akciz/akciz/internal/workday"
 )
 
 // stateName gives a site's state (or "alarm") as a person reads it.
@@ -31,7 +32,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, format, name, ti
 		sec.Blocks = append(sec.Blocks, t)
 	}
 	d.Sections = []*report.Section{sec}
-	file := fmt.Sprintf("%s-%s.%s", name, now.In(sofia).Format("20060102-1504"), format)
+	file := fmt.Sprintf("%s-%s.%s", name, now.In(workday.Sofia).Format("20060102-1504"), format)
 	var err error
 	// A file of a site's data is nobody's to keep but the person's: no cache on the way keeps it.
 	w.Header().Set("Cache-Control", "private, no-store")

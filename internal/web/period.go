@@ -4,6 +4,8 @@ import (
 	"html/template"
 	"net/url"
 	"time"
+
+	"github.com/akciz/akciz/internal/workday"
 )
 
 // Period is the time range [From, To) a page shows, chosen with from and to in the query
@@ -23,10 +25,10 @@ const inputLayout = "2006-01-02T15:04"
 func periodOf(q url.Values, now time.Time, def time.Duration) Period {
 	def = spanOf(q, def)
 	p := Period{To: now, From: now.Add(-def)}
-	if t, err := time.ParseInLocation(inputLayout, q.Get("to"), sofia); err == nil {
+	if t, err := time.ParseInLocation(inputLayout, q.Get("to"), workday.Sofia); err == nil {
 		p.To = t
 	}
-	if t, err := time.ParseInLocation(inputLayout, q.Get("from"), sofia); err == nil {
+	if t, err := time.ParseInLocation(inputLayout, q.Get("from"), workday.Sofia); err == nil {
 		p.From = t
 	} else if q.Get("to") != "" {
 		p.From = p.To.Add(-def)
@@ -41,10 +43,10 @@ func periodOf(q url.Values, now time.Time, def time.Duration) Period {
 }
 
 // FromInput and ToInput are the values of the form's datetime-local fields.
-func (p Period) FromInput() string { return p.From.In(sofia).Format(inputLayout) }
+func (p Period) FromInput() string { return p.From.In(workday.Sofia).Format(inputLayout) }
 
 // ToInput is the value of the form's "to" field.
-func (p Period) ToInput() string { return p.To.In(sofia).Format(inputLayout) }
+func (p Period) ToInput() string { return p.To.In(workday.Sofia).Format(inputLayout) }
 
 // Query is the period (and the kept values) as a query string.
 func (p Period) Query() template.URL { return template.URL(p.values().Encode()) }

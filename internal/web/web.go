@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"net/netip"
 	"time"
-	_ "time/tzdata" // Europe/Sofia must resolve on a server without a zoneinfo database
 
 	"github.com/akciz/akciz/internal/core"
 	"github.com/akciz/akciz/internal/notify"
@@ -68,7 +67,6 @@ type Server struct {
 	store   store.Store
 	pages   map[string]*template.Template
 	handler http.Handler
-	sofia   *time.Location
 	menu    []MenuItem
 	alarms  *watch.Alarms
 
@@ -80,17 +78,6 @@ type Server struct {
 	configs        *watch.Configs
 	comparisons    *watch.Comparisons
 	commissionings *watch.Commissionings
-}
-
-// Sofia is the time zone the console shows times in: the agency and the sites are in Bulgaria.
-var sofia = mustLoad("Europe/Sofia")
-
-func mustLoad(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		panic("web: " + err.Error()) // unreachable: time/tzdata is embedded
-	}
-	return l
 }
 
 // New gives the console over cfg.Store.
@@ -117,7 +104,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Alarms = watch.NewAlarms(cfg.Store, clock{cfg.Now}, nil)
 	}
 	wc := clock{cfg.Now}
-	s := &Server{cfg: cfg, store: cfg.Store, sofia: sofia, alarms: cfg.Alarms, notices: cfg.Notices, submissions: cfg.Submissions,
+	s := &Server{cfg: cfg, store: cfg.Store, alarms: cfg.Alarms, notices: cfg.Notices, submissions: cfg.Submissions,
 		lifecycle:      watch.NewLifecycle(cfg.Store, wc),
 		configs:        watch.NewConfigs(cfg.Store, wc, nil),
 		comparisons:    watch.NewComparisons(cfg.Store, storedRecord, wc),
